@@ -1,23 +1,55 @@
-"""Load a workflow folder into a validated ``Workflow``.
+"""Load a workflow folder into a validated ``Workflow``, or raise every error of it at once.
 
-First cut: reads each file with ``yaml.safe_load`` and validates it. To be replaced by the line-tracking
-loader with cross-checks (file:line:field errors, suggestions, every error at once).
+Each file is parsed with line tracking (``yaml_source``), shape-checked against its pydantic model
+(``shape_errors``), then the files are checked against each other (``crosscheck``). Nothing stops at the first
+error: a person fixing a workflow sees the whole list in one run.
+
+Empty files: an empty (or comments-only) optional file means the same as an absent one; an empty required file
+(orchestrator.yaml, agents.yaml) is an error.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
-import yaml
+from pydantic import BaseModel, ValidationError
 
-from runtime_core.workflow.spec import FILE_MODELS, Workflow
+from runtime_core.workflow.crosscheck import Files, crosscheck
+from runtime_core.workflow.errors import WorkflowError, WorkflowValidationError
+from runtime_core.workflow.shape_errors import validation_errors
+from runtime_core.workflow.spec import (
+    FILE_MODELS,
+    REQUIRED_FILES,
+    Agent,
+    ContextVariable,
+    Handoff,
+    Orchestrator,
+    OutputModel,
+    Tool,
+    Workflow,
+)
+from runtime_core.workflow.suggestions import closest
+from runtime_core.workflow.tool_source import TOOLS_DIR
+from runtime_core.workflow.yaml_source import parse_yaml
+
+
+def hashed_files(root: Path) -> list[Path]:
+    """The files that make up a workflow: the known YAML files and the tool sources. Nothing else (an engine's
+    offline ``script.yaml``, notes, caches) changes the hash."""
+    files = [root / name for name in FILE_MODELS if (root / name).is_file()]
+    tools = root / TOOLS_DIR
+    if tools.is_dir():
+        files.extend(p for p in tools.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
 def content_hash(root: Path) -> str:
+    """sha256 over the names and bytes of ``hashed_files``: the cache key of a compiled workflow."""
+    root = Path(root)
     digest = hashlib.sha256()
-    files = sorted([*root.glob("*.yaml"), *root.glob("tools/*.py")])
-    for path in files:
+    for path in hashed_files(root):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -25,20 +57,151 @@ def content_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-def load_workflow(root: Path) -> Workflow:
+def _stray_files(root: Path) -> list[WorkflowError]:
+    """A misspelt file name (``handoff.yaml``) would otherwise be ignored, silently dropping its rules."""
+    errors = []
+    known = list(FILE_MODELS)
+    for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
+        if path.name in FILE_MODELS:
+            continue
+        match = closest(path.name, known)
+        if match is not None and not (root / match).exists():
+            errors.append(
+                WorkflowError(
+                    file=path.name,
+                    line=None,
+                    field="",
+                    message=f"unknown workflow file; did you mean '{match}'? (it is ignored under this name)",
+                )
+            )
+    return errors
+
+
+# List files: file -> (top-level key, model of one entry, attribute of ``Files``). Entries are also checked
+# one by one, so that when the file as a whole fails the cross-checks still see its good entries.
+_LIST_ENTRIES: dict[str, tuple[str, type[BaseModel], str]] = {
+    "agents.yaml": ("agents", Agent, "agents"),
+    "handoffs.yaml": ("handoffs", Handoff, "handoffs"),
+    "tools.yaml": ("tools", Tool, "tools"),
+    "context_variables.yaml": ("context_variables", ContextVariable, "context_variables"),
+    "structured_outputs.yaml": ("models", OutputModel, "models"),
+}
+
+
+def _load_file(
+    root: Path, name: str, model: type[BaseModel], files: Files
+) -> tuple[Any, list[WorkflowError]]:
+    """The file's model (None when absent or invalid) and its own errors; fills ``files`` for crosscheck."""
+    path = root / name
+    if not path.is_file():
+        files.names[name] = None if name in REQUIRED_FILES else []
+        if name in REQUIRED_FILES:
+            return None, [WorkflowError(file=name, line=None, field="", message="required file is missing")]
+        return None, []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        files.names[name] = None
+        return None, [WorkflowError(file=name, line=None, field="", message=f"not UTF-8 text: {exc.reason}")]
+    parsed = parse_yaml(text, name)
+    files.lines[name] = parsed.lines
+    if parsed.empty:
+        if name in REQUIRED_FILES:
+            files.names[name] = None
+            return None, [WorkflowError(file=name, line=1, field="", message="required file is empty")]
+        files.names[name] = []
+        return model.model_validate({}), []
+    if parsed.data is None and parsed.errors:
+        files.names[name] = None
+        return None, parsed.errors
+    try:
+        value = model.model_validate(parsed.data)
+        errors = parsed.errors
+    except ValidationError as exc:
+        value = None
+        errors = [*parsed.errors, *validation_errors(exc, model, parsed.data, name, parsed.lines)]
+    _collect_entries(name, parsed.data, files)
+    return (value if not errors else None), errors
+
+
+def _collect_entries(name: str, data: Any, files: Files) -> None:
+    if name == "orchestrator.yaml":
+        files.orchestrator = _partial_orchestrator(data)
+        return
+    key, entry_model, attr = _LIST_ENTRIES[name]
+    raw = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        # No usable list: references into this file cannot be judged.
+        files.names[name] = (
+            [] if isinstance(data, dict) and raw is None and name not in REQUIRED_FILES else None
+        )
+        return
+    files.names[name] = [e["name"] for e in raw if isinstance(e, dict) and isinstance(e.get("name"), str)]
+    entries: list[tuple[int, Any]] = []
+    for index, entry in enumerate(raw):
+        try:
+            entries.append((index, entry_model.model_validate(entry)))
+        except ValidationError:
+            continue
+    setattr(files, attr, entries)
+
+
+def _partial_orchestrator(data: Any) -> Orchestrator | None:
+    """The orchestrator with its invalid settings dropped (so defaults stand in), for the cross-checks only:
+    a bad max_turns should not hide an unknown initial_agent."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Orchestrator.model_validate(data)
+    except ValidationError as exc:
+        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    kept = {k: v for k, v in data.items() if k not in bad}
+    # A stand-in name: the missing or bad workflow_name is already reported.
+    kept.setdefault("workflow_name", "unnamed")
+    try:
+        return Orchestrator.model_validate(kept)
+    except ValidationError:
+        return None
+
+
+def check_workflow(root: Path) -> tuple[Workflow | None, list[WorkflowError]]:
+    """The workflow in ``root`` and its errors: ``(workflow, [])`` if valid, ``(None, errors)`` otherwise."""
     root = Path(root)
-    parsed = {}
+    if not root.is_dir():
+        raise FileNotFoundError(f"workflow folder not found: {root}")
+    files = Files()
+    errors: list[WorkflowError] = []
+    values: dict[str, Any] = {}
     for name, model in FILE_MODELS.items():
-        path = root / name
-        data = yaml.safe_load(path.read_text()) if path.exists() else {}
-        parsed[name] = model.model_validate(data or {})
-    return Workflow(
+        values[name], file_errors = _load_file(root, name, model, files)
+        errors.extend(file_errors)
+    errors.extend(crosscheck(files, root))
+    errors.extend(_stray_files(root))
+    if errors:
+        order = {name: index for index, name in enumerate(FILE_MODELS)}
+        errors.sort(key=lambda e: (order.get(e.file, len(order)), e.file, e.line or 0))
+        return None, errors
+
+    def entries(name: str, attr: str) -> list[Any]:
+        value = values[name]
+        return list(getattr(value, attr)) if value is not None else []
+
+    workflow = Workflow(
         root=root.resolve(),
-        orchestrator=parsed["orchestrator.yaml"],
-        agents=parsed["agents.yaml"].agents,
-        handoffs=parsed["handoffs.yaml"].handoffs,
-        tools=parsed["tools.yaml"].tools,
-        context_variables=parsed["context_variables.yaml"].context_variables,
-        structured_outputs=parsed["structured_outputs.yaml"].models,
+        orchestrator=values["orchestrator.yaml"],
+        agents=entries("agents.yaml", "agents"),
+        handoffs=entries("handoffs.yaml", "handoffs"),
+        tools=entries("tools.yaml", "tools"),
+        context_variables=entries("context_variables.yaml", "context_variables"),
+        structured_outputs=entries("structured_outputs.yaml", "models"),
         content_hash=content_hash(root),
     )
+    return workflow, []
+
+
+def load_workflow(root: Path) -> Workflow:
+    """Load and validate the workflow in ``root``; raise ``WorkflowValidationError`` with all its errors."""
+    workflow, errors = check_workflow(root)
+    if workflow is None:
+        raise WorkflowValidationError(errors)
+    return workflow

@@ -2,7 +2,7 @@
 
 Every model forbids unknown keys so a typo in YAML is an error, never a silently ignored setting.
 Cross-file checks (does this agent exist?) live in ``crosscheck.py``; these models only check the shape
-of one file at a time.
+of one file at a time. Field docstrings become the descriptions of the JSON Schema editors show.
 """
 
 from __future__ import annotations
@@ -11,17 +11,24 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 
 # Special handoff / speaker targets besides agent names.
 USER_TARGET = "user"
 TERMINATE_TARGET = "terminate"
+RESERVED_TARGETS = (USER_TARGET, TERMINATE_TARGET)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _null_is_empty(value: Any) -> Any:
+    # ``handoffs:`` with nothing under it reads as null; it means "none", not a type error.
+    return [] if value is None else value
 
 
 class OrchestrationStrategy(StrEnum):
@@ -40,49 +47,81 @@ class LLMConfig(Strict):
     """Model settings. The API key itself never appears in YAML: only the name of the variable holding it."""
 
     model: str | None = None
+    """Model name, e.g. gpt-4o-mini. An agent's value overrides the orchestrator's."""
     api_type: Literal["openai"] | None = None
+    """Client protocol; only OpenAI-compatible APIs are supported."""
     base_url: str | None = None
+    """Base URL of an OpenAI-compatible API; the OpenAI API when unset."""
     api_key_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    """Sampling temperature, 0 to 2."""
     max_tokens: Annotated[int, Field(gt=0)] | None = None
+    """Upper bound on tokens per model reply."""
     timeout: Annotated[float, Field(gt=0)] | None = None
+    """Seconds to wait for one model call."""
 
 
 class Orchestrator(Strict):
+    """orchestrator.yaml: how the agents of the workflow take turns."""
+
     workflow_name: Identifier
+    """Name of the workflow (letters, digits, underscore)."""
     description: str = ""
+    """What the workflow does, for people."""
     orchestration_strategy: OrchestrationStrategy = OrchestrationStrategy.handoff_based
+    """handoff_based (agents pass control by handoffs), round_robin, auto (a model picks) or random."""
     max_turns: Annotated[int, Field(ge=1, le=10_000)] = 20
+    """Most agent turns in one run before it stops."""
     initial_agent: Identifier | None = None
+    """Agent that speaks first; the first agent of agents.yaml when unset."""
     initial_message: str | None = None
+    """Message that opens the run when startup_mode is agent_first."""
     startup_mode: StartupMode = StartupMode.user_first
+    """user_first: wait for the user's first message; agent_first: the initial agent opens."""
     human_in_the_loop: bool = True
+    """Whether the run may stop to wait for the user (handoffs to user, UI tools)."""
     llm_config: LLMConfig = LLMConfig()
-    # None means every agent's messages reach the user.
+    """Default model settings for every agent."""
     visible_agents: list[Identifier] | None = None
-    # A reply that contains one of these (exact, case-sensitive) ends the run.
+    """Agents whose messages reach the user; every agent's when unset."""
     termination_keywords: list[str] = Field(default_factory=list)
+    """A reply containing one of these (exact, case-sensitive) ends the run."""
 
 
 class PromptSection(Strict):
     title: str
+    """Heading of the section in the system message."""
     content: str
+    """Text of the section."""
 
 
 class Agent(Strict):
     name: Identifier
+    """Unique agent name; handoffs and tools refer to it."""
     role: str = ""
+    """Short role label, e.g. frontline_support."""
     description: str = ""
+    """What the agent does; auto speaker selection reads it."""
     system_message: str | list[PromptSection] = ""
+    """Instructions: plain text, or a list of titled sections joined in order."""
     capabilities: list[str] = Field(default_factory=list)
+    """Free-form capability labels, for people and clients."""
     llm_config: LLMConfig = LLMConfig()
+    """Overrides of the orchestrator's model settings for this agent."""
     tools: list[Identifier] = Field(default_factory=list)
+    """Names of tools (tools.yaml) this agent may call."""
     structured_output: Identifier | None = None
+    """Name of a model in structured_outputs.yaml the agent's replies must follow."""
     max_consecutive_auto_reply: Annotated[int, Field(ge=0)] | None = None
+    """Most replies in a row without another speaker."""
 
 
 class AgentsFile(Strict):
-    agents: list[Agent]
+    """agents.yaml: the agents of the workflow."""
+
+    agents: list[Agent] = Field(min_length=1)
+    """The agents, at least one."""
 
 
 class ConditionType(StrEnum):
@@ -98,15 +137,21 @@ class Evaluation(StrEnum):
 
 class Handoff(Strict):
     from_agent: Identifier
-    # An agent name, ``user`` or ``terminate``.
+    """Agent that hands off."""
     to_agent: Identifier
+    """An agent name, user (wait for the user) or terminate (end the run)."""
     condition_type: ConditionType | None = None
-    # Natural-language condition the agent's model judges (llm handoffs).
+    """llm, context or after_work; inferred when unset (expression: context, condition: llm, neither:
+    after_work)."""
     condition: str | None = None
-    # Context-variable expression such as ``${escalated} == True`` (context handoffs). Parsed, never eval'ed.
+    """Natural-language condition the agent's model judges (llm handoffs)."""
     expression: str | None = None
+    """Context-variable expression such as ``${escalated} == True`` (context handoffs). Parsed, never
+    eval'ed by the validator."""
     evaluate: Evaluation | None = None
+    """When a context handoff is checked: before_reply or after_reply (the default)."""
     description: str = ""
+    """Why this handoff exists, for people."""
 
     def kind(self) -> ConditionType:
         if self.condition_type is not None:
@@ -119,7 +164,12 @@ class Handoff(Strict):
 
 
 class HandoffsFile(Strict):
+    """handoffs.yaml: how control passes between agents."""
+
     handoffs: list[Handoff] = Field(default_factory=list)
+    """The handoff rules, checked in order."""
+
+    _null_handoffs = field_validator("handoffs", mode="before")(_null_is_empty)
 
 
 class ToolKind(StrEnum):
@@ -129,16 +179,27 @@ class ToolKind(StrEnum):
 
 class Tool(Strict):
     name: Identifier
-    # Path relative to the workflow folder, inside ``tools/``.
+    """Unique tool name the model calls."""
     file: str
+    """Python file relative to the workflow folder, inside tools/ (e.g. tools/orders.py)."""
     function: Identifier
+    """Top-level function of that file."""
     description: str = ""
+    """What the tool does; the model reads it."""
     kind: ToolKind = ToolKind.agent
+    """agent: runs on the server; ui: returns a payload the client renders, the user's answer is the
+    result."""
     agents: list[Identifier] = Field(default_factory=list)
+    """Agents that may call the tool (in addition to those naming it in their own tools list)."""
 
 
 class ToolsFile(Strict):
+    """tools.yaml: Python functions the agents may call."""
+
     tools: list[Tool] = Field(default_factory=list)
+    """The tools."""
+
+    _null_tools = field_validator("tools", mode="before")(_null_is_empty)
 
 
 class VariableType(StrEnum):
@@ -157,34 +218,57 @@ class VariableSource(StrEnum):
 
 class ContextVariable(Strict):
     name: Identifier
+    """Unique variable name; expressions refer to it as ${name}."""
     type: VariableType = VariableType.str
+    """str, int, float, bool, list or dict."""
     default: Any = None
+    """Initial value (must match type); unset means no value until a tool sets one."""
     source: VariableSource = VariableSource.static
-    env_var: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    """static: the default; env: read from the environment variable env_var (default when unset)."""
+    env_var: EnvVarName | None = None
+    """Environment variable to read when source is env."""
     description: str = ""
+    """What the variable holds."""
 
 
 class ContextVariablesFile(Strict):
+    """context_variables.yaml: shared state tools read and update and context handoffs test."""
+
     context_variables: list[ContextVariable] = Field(default_factory=list)
+    """The variables."""
+
+    _null_variables = field_validator("context_variables", mode="before")(_null_is_empty)
 
 
 class OutputField(Strict):
     name: Identifier
-    # ``str``, ``int``, ``float``, ``bool``, another model's name, or ``list[<one of those>]``.
+    """Field name."""
     type: str
+    """str, int, float, bool, another model's name, or list[<one of those>]."""
     description: str = ""
+    """Meaning of the field, for the model."""
     required: bool = True
+    """Whether the model must fill it."""
     enum: list[str | int | float] | None = None
+    """Allowed values, for str, int and float fields."""
 
 
 class OutputModel(Strict):
     name: Identifier
+    """Unique model name; agents refer to it in structured_output."""
     description: str = ""
-    fields: list[OutputField]
+    """What the model describes."""
+    fields: list[OutputField] = Field(min_length=1)
+    """The fields, at least one."""
 
 
 class StructuredOutputsFile(Strict):
+    """structured_outputs.yaml: shapes agent replies must follow."""
+
     models: list[OutputModel] = Field(default_factory=list)
+    """The models."""
+
+    _null_models = field_validator("models", mode="before")(_null_is_empty)
 
 
 # File name -> model of that file. orchestrator.yaml and agents.yaml are required; the others are optional.
@@ -197,6 +281,8 @@ FILE_MODELS: dict[str, type[Strict]] = {
     "structured_outputs.yaml": StructuredOutputsFile,
 }
 REQUIRED_FILES = ("orchestrator.yaml", "agents.yaml")
+# Kind (as in ``docs/schema/<kind>.schema.json``) -> file name.
+FILE_KINDS: dict[str, str] = {name.removesuffix(".yaml"): name for name in FILE_MODELS}
 
 
 class Workflow(BaseModel):
@@ -218,6 +304,11 @@ class Workflow(BaseModel):
     def name(self) -> str:
         return self.orchestrator.workflow_name
 
+    @property
+    def initial_agent(self) -> str:
+        """The agent that speaks first: ``orchestrator.initial_agent``, else the first agent."""
+        return self.orchestrator.initial_agent or self.agents[0].name
+
     def agent(self, name: str) -> Agent:
         for agent in self.agents:
             if agent.name == name:
@@ -228,3 +319,13 @@ class Workflow(BaseModel):
         """Tools an agent may call: named in the agent's ``tools`` or naming the agent in ``agents``."""
         named = set(self.agent(agent_name).tools)
         return [t for t in self.tools if t.name in named or agent_name in t.agents]
+
+    def tool_path(self, tool: Tool) -> Path:
+        """Absolute path of a tool's source file (validated to lie inside ``tools/``)."""
+        return self.root / tool.file
+
+    def output_model(self, name: str) -> OutputModel:
+        for model in self.structured_outputs:
+            if model.name == name:
+                return model
+        raise KeyError(name)

@@ -1,0 +1,394 @@
+"""Checks across the files of one workflow: names are unique, references resolve, rules fit together.
+
+Runs after every file has been shape-checked, on the entries that passed (see ``Files``): one bad entry
+neither hides the errors of the others nor cascades into a page of "unknown agent" errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime_core.workflow.context_expression import expression_problem, referenced_variables
+from runtime_core.workflow.errors import WorkflowError
+from runtime_core.workflow.shape_errors import describe_value
+from runtime_core.workflow.spec import (
+    RESERVED_TARGETS,
+    Agent,
+    ConditionType,
+    ContextVariable,
+    Handoff,
+    OrchestrationStrategy,
+    Orchestrator,
+    OutputModel,
+    Tool,
+    ToolKind,
+    VariableSource,
+    VariableType,
+)
+from runtime_core.workflow.suggestions import did_you_mean
+from runtime_core.workflow.tool_source import ToolSource, check_tool_path, read_tool_source
+from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
+
+_SCALAR_OUTPUT_TYPES = ("str", "int", "float", "bool")
+# Exactly the grammar the engine's model builder accepts (no spaces inside the brackets).
+_LIST_TYPE = re.compile(r"^list\[([A-Za-z_][A-Za-z0-9_]*)\]$")
+
+
+@dataclass
+class Files:
+    """What the cross-checks see of each file.
+
+    Items are the entries that passed their own shape check, with their index in the file, so that one bad
+    entry does not hide the errors of the others. ``names`` holds, per file, the ``name`` of every entry as
+    written (valid or not): a reference to an entry with a bad field is not also an "unknown" reference. A
+    file that could not be read at all has no names (None), and references into it are not checked.
+    """
+
+    orchestrator: Orchestrator | None = None
+    agents: list[tuple[int, Agent]] = field(default_factory=list)
+    handoffs: list[tuple[int, Handoff]] = field(default_factory=list)
+    tools: list[tuple[int, Tool]] = field(default_factory=list)
+    context_variables: list[tuple[int, ContextVariable]] = field(default_factory=list)
+    models: list[tuple[int, OutputModel]] = field(default_factory=list)
+    names: dict[str, list[str] | None] = field(default_factory=dict)
+    # File name -> line map, for every file that parsed.
+    lines: dict[str, LineMap] = field(default_factory=dict)
+
+
+class _Report:
+    def __init__(self, files: Files) -> None:
+        self.files = files
+        self.errors: list[WorkflowError] = []
+
+    def add(self, file: str, path: FieldPath, message: str, line: int | None = None) -> None:
+        if line is None:
+            lines = self.files.lines.get(file)
+            line = lines.line_of(path) if lines is not None else None
+        self.errors.append(WorkflowError(file=file, line=line, field=format_path(path), message=message))
+
+
+def _duplicates(report: _Report, file: str, key: str, items: list[tuple[int, Any]], what: str) -> None:
+    first: dict[str, int] = {}
+    lines = report.files.lines.get(file, LineMap())
+    for index, item in items:
+        path = (key, index, "name")
+        if item.name in first:
+            report.add(file, path, f"duplicate {what} name '{item.name}' (first at line {first[item.name]})")
+        else:
+            first[item.name] = lines.line_of(path)
+
+
+def _check_ref(
+    report: _Report, file: str, path: FieldPath, name: str, known: list[str] | None, what: str, where: str
+) -> None:
+    if known is None or name in known:
+        return
+    report.add(file, path, f"unknown {what} '{name}'{did_you_mean(name, known)}{where}")
+
+
+def _check_agent_ref(
+    report: _Report, file: str, path: FieldPath, name: str, agents: list[str] | None, targets: bool = False
+) -> None:
+    if agents is None:
+        return
+    if not targets and name in RESERVED_TARGETS:
+        report.add(file, path, f"'{name}' is a handoff target, not an agent")
+        return
+    known = [*agents, *RESERVED_TARGETS] if targets else agents
+    _check_ref(report, file, path, name, known, "agent", "")
+
+
+def _check_orchestrator(report: _Report, orch: Orchestrator, agents: list[str] | None) -> None:
+    file = "orchestrator.yaml"
+    if orch.initial_agent is not None:
+        _check_agent_ref(report, file, ("initial_agent",), orch.initial_agent, agents)
+    for index, name in enumerate(orch.visible_agents or []):
+        _check_agent_ref(report, file, ("visible_agents", index), name, agents)
+    multi = orch.orchestration_strategy != OrchestrationStrategy.handoff_based
+    if agents is not None and multi and len(agents) < 2:
+        report.add(
+            file,
+            ("orchestration_strategy",),
+            f"strategy '{orch.orchestration_strategy}' needs at least 2 agents, found {len(agents)}",
+        )
+
+
+def _check_agents(report: _Report, files: Files) -> None:
+    file = "agents.yaml"
+    _duplicates(report, file, "agents", files.agents, "agent")
+    tools = files.names.get("tools.yaml")
+    models = files.names.get("structured_outputs.yaml")
+    for index, agent in files.agents:
+        at = ("agents", index)
+        if agent.name in RESERVED_TARGETS:
+            report.add(file, (*at, "name"), f"'{agent.name}' is reserved for handoff targets")
+        for t_index, tool in enumerate(agent.tools):
+            _check_ref(
+                report, file, (*at, "tools", t_index), tool, tools, "tool", " (define it in tools.yaml)"
+            )
+        if agent.structured_output is not None:
+            _check_ref(
+                report,
+                file,
+                (*at, "structured_output"),
+                agent.structured_output,
+                models,
+                "structured output model",
+                " (define it in structured_outputs.yaml)",
+            )
+
+
+def _check_handoffs(report: _Report, files: Files, agents: list[str] | None) -> None:
+    file = "handoffs.yaml"
+    variables = files.names.get("context_variables.yaml")
+    after_work_seen: dict[str, int] = {}
+    for index, handoff in files.handoffs:
+        at = ("handoffs", index)
+        _check_agent_ref(report, file, (*at, "from_agent"), handoff.from_agent, agents)
+        _check_agent_ref(report, file, (*at, "to_agent"), handoff.to_agent, agents, targets=True)
+        if (
+            handoff.condition_type is None
+            and handoff.condition is not None
+            and handoff.expression is not None
+        ):
+            report.add(
+                file, at, "set either condition (an llm handoff) or expression (a context handoff), not both"
+            )
+            continue
+        kind = handoff.kind()
+        if kind == ConditionType.llm:
+            if not (handoff.condition or "").strip():
+                report.add(file, (*at, "condition"), "an llm handoff needs a condition")
+            if handoff.expression is not None:
+                report.add(file, (*at, "expression"), "expression is only for context handoffs")
+            if handoff.evaluate is not None:
+                # The model judges an llm condition while it replies: there is no other moment to choose.
+                report.add(file, (*at, "evaluate"), "evaluate is only for context handoffs")
+        elif kind == ConditionType.context:
+            if handoff.condition is not None:
+                report.add(file, (*at, "condition"), "condition is only for llm handoffs")
+            if handoff.expression is None:
+                report.add(file, (*at, "expression"), "a context handoff needs an expression")
+            else:
+                _check_expression(report, (*at, "expression"), handoff.expression, variables)
+        else:
+            for name in ("condition", "expression", "evaluate"):
+                if getattr(handoff, name) is not None:
+                    report.add(file, (*at, name), f"an after_work handoff takes no {name}")
+            if handoff.from_agent in after_work_seen:
+                report.add(
+                    file,
+                    at,
+                    f"agent '{handoff.from_agent}' already has an after_work handoff "
+                    f"(line {after_work_seen[handoff.from_agent]}); at most one per agent",
+                )
+            else:
+                after_work_seen[handoff.from_agent] = report.files.lines[file].line_of(at)
+
+
+def _check_expression(report: _Report, path: FieldPath, expression: str, variables: list[str] | None) -> None:
+    problem = expression_problem(expression)
+    if problem is not None:
+        report.add("handoffs.yaml", path, problem)
+        return
+    for name in dict.fromkeys(referenced_variables(expression)):
+        _check_ref(
+            report,
+            "handoffs.yaml",
+            path,
+            name,
+            variables,
+            "context variable",
+            " (declare it in context_variables.yaml)",
+        )
+
+
+def _check_tools(report: _Report, files: Files, agents: list[str] | None, root: Path) -> None:
+    file = "tools.yaml"
+    _duplicates(report, file, "tools", files.tools, "tool")
+    sources: dict[str, ToolSource] = {}
+    described: set[tuple[str, str]] = set()
+    given_by_agents = {tool for _, agent in files.agents for tool in agent.tools}
+    for index, tool in files.tools:
+        at = ("tools", index)
+        for a_index, name in enumerate(tool.agents):
+            _check_agent_ref(report, file, (*at, "agents", a_index), name, agents)
+        if tool.kind == ToolKind.ui:
+            if (
+                not tool.agents
+                and tool.name not in given_by_agents
+                and files.names.get("agents.yaml") is not None
+            ):
+                report.add(file, (*at, "kind"), "a ui tool must be given to at least one agent")
+            if files.orchestrator is not None and not files.orchestrator.human_in_the_loop:
+                report.add(
+                    file,
+                    (*at, "kind"),
+                    "a ui tool waits for the user's answer; "
+                    "it needs human_in_the_loop: true in orchestrator.yaml",
+                )
+        path_problem = check_tool_path(tool.file)
+        if path_problem is not None:
+            report.add(file, (*at, "file"), path_problem)
+            continue
+        first_use = tool.file not in sources
+        if first_use:
+            sources[tool.file] = read_tool_source(root, tool.file)
+        source = sources[tool.file]
+        for problem in source.problems:
+            if problem.line is None:
+                report.add(file, (*at, "file"), problem.message)
+            elif first_use:
+                # A problem inside a shared tool file is reported once, at its own line.
+                report.add(tool.file, (), problem.message, line=problem.line)
+        if source.functions is None:
+            continue
+        info = source.functions.get(tool.function)
+        if info is not None and info.unannotated and (tool.file, tool.function) not in described:
+            described.add((tool.file, tool.function))
+            names = ", ".join(f"'{name}'" for name in info.unannotated)
+            subject = f"parameters {names} have" if len(info.unannotated) > 1 else f"parameter {names} has"
+            report.add(
+                tool.file,
+                (tool.function,),
+                f"{subject} no type annotation; AG2 needs one on every parameter without a default "
+                "to describe the tool to the model",
+                line=info.line,
+            )
+        if info is None:
+            report.add(
+                file,
+                (*at, "function"),
+                f"function '{tool.function}' is not defined at the top level of {tool.file}"
+                f"{did_you_mean(tool.function, source.functions)}",
+            )
+
+
+def _matches_type(kind: VariableType, value: Any) -> bool:
+    checks = {
+        VariableType.str: lambda v: isinstance(v, str),
+        VariableType.int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        VariableType.float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        VariableType.bool: lambda v: isinstance(v, bool),
+        VariableType.list: lambda v: isinstance(v, list),
+        VariableType.dict: lambda v: isinstance(v, dict),
+    }
+    return checks[kind](value)
+
+
+def _check_context_variables(report: _Report, files: Files) -> None:
+    file = "context_variables.yaml"
+    _duplicates(report, file, "context_variables", files.context_variables, "variable")
+    for index, var in files.context_variables:
+        at = ("context_variables", index)
+        if var.default is not None and not _matches_type(var.type, var.default):
+            report.add(
+                file,
+                (*at, "default"),
+                f"default {describe_value(var.default)} does not match type '{var.type}'",
+            )
+        if var.source == VariableSource.env and var.env_var is None:
+            report.add(file, at, "source: env needs env_var, the name of the environment variable to read")
+        if var.source == VariableSource.static and var.env_var is not None:
+            report.add(file, (*at, "env_var"), "env_var is only read when source is env")
+
+
+def _check_structured_outputs(report: _Report, files: Files) -> None:
+    file = "structured_outputs.yaml"
+    _duplicates(report, file, "models", files.models, "model")
+    models = files.names.get(file) or []
+    for m_index, model in files.models:
+        seen: dict[str, int] = {}
+        for f_index, out_field in enumerate(model.fields):
+            at = ("models", m_index, "fields", f_index)
+            if out_field.name in seen:
+                report.add(
+                    file,
+                    (*at, "name"),
+                    f"duplicate field name '{out_field.name}' (first at line {seen[out_field.name]})",
+                )
+            else:
+                seen[out_field.name] = report.files.lines[file].line_of((*at, "name"))
+            match = _LIST_TYPE.match(out_field.type)
+            base = match.group(1) if match else out_field.type
+            if base not in _SCALAR_OUTPUT_TYPES and base not in models:
+                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", base):
+                    hint = did_you_mean(base, [*_SCALAR_OUTPUT_TYPES, *models])
+                    report.add(file, (*at, "type"), f"unknown type '{base}'{hint}")
+                else:
+                    report.add(
+                        file,
+                        (*at, "type"),
+                        f"invalid type '{out_field.type}': use str, int, float, bool, a model name "
+                        "or list[<one of those>]",
+                    )
+                continue
+            if out_field.enum is not None:
+                if match or base not in ("str", "int", "float"):
+                    report.add(file, (*at, "enum"), "enum is only for str, int and float fields")
+                elif not all(_matches_type(VariableType(base), v) for v in out_field.enum):
+                    report.add(file, (*at, "enum"), f"every enum value must be of type {base}")
+
+
+def _model_refs(model: OutputModel, models: list[str]) -> list[tuple[int, str]]:
+    """(field index, model name) for each field of ``model`` whose type names a model."""
+    refs = []
+    for index, out_field in enumerate(model.fields):
+        match = _LIST_TYPE.match(out_field.type)
+        base = match.group(1) if match else out_field.type
+        if base in models:
+            refs.append((index, base))
+    return refs
+
+
+def _check_output_cycles(report: _Report, files: Files) -> None:
+    """The engine builds one pydantic model per entry and cannot build a model that contains itself."""
+    file = "structured_outputs.yaml"
+    names = [model.name for _, model in files.models]
+    graph = {model.name: [ref for _, ref in _model_refs(model, names)] for _, model in files.models}
+    reported: set[frozenset[str]] = set()
+    for m_index, model in files.models:
+        for f_index, ref in _model_refs(model, names):
+            path = _path_between(graph, ref, model.name)
+            if path is None or frozenset(path) in reported:
+                continue
+            reported.add(frozenset(path))
+            cycle = " -> ".join([model.name, *path])
+            report.add(
+                file,
+                ("models", m_index, "fields", f_index, "type"),
+                f"model '{model.name}' contains itself ({cycle}); structured outputs cannot be recursive",
+            )
+
+
+def _path_between(graph: dict[str, list[str]], start: str, goal: str) -> list[str] | None:
+    """Models from ``start`` to ``goal`` following field references, or None when unreachable."""
+    stack: list[list[str]] = [[start]]
+    seen: set[str] = set()
+    while stack:
+        path = stack.pop()
+        if path[-1] == goal:
+            return path
+        if path[-1] in seen:
+            continue
+        seen.add(path[-1])
+        stack.extend([*path, nxt] for nxt in reversed(graph.get(path[-1], [])))
+    return None
+
+
+def crosscheck(files: Files, root: Path) -> list[WorkflowError]:
+    """Every cross-file error of the workflow in ``root``."""
+    report = _Report(files)
+    agents = files.names.get("agents.yaml")
+    if files.orchestrator is not None:
+        _check_orchestrator(report, files.orchestrator, agents)
+    _check_agents(report, files)
+    _check_handoffs(report, files, agents)
+    _check_tools(report, files, agents, root)
+    _check_context_variables(report, files)
+    _check_structured_outputs(report, files)
+    _check_output_cycles(report, files)
+    return report.errors

@@ -1,0 +1,47 @@
+"""JSON Schema of each workflow file kind, generated from the pydantic models.
+
+Editors use them through the first line of each YAML file
+(``# yaml-language-server: $schema=../../docs/schema/<kind>.schema.json``). The committed copies in
+``docs/schema/`` are checked against this output by a test, so they cannot drift from the models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runtime_core.workflow.spec import FILE_KINDS, FILE_MODELS
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def kinds() -> list[str]:
+    return list(FILE_KINDS)
+
+
+def schema_for(kind: str) -> dict[str, Any]:
+    """The JSON Schema of one file kind (``orchestrator``, ``agents``, ...); KeyError for an unknown kind."""
+    file = FILE_KINDS[kind]
+    schema = FILE_MODELS[file].model_json_schema(mode="validation")
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"{kind}.schema.json",
+        "title": file,
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+def schema_text(kind: str) -> str:
+    """The schema as written to ``<kind>.schema.json``: stable key order, 2-space indent, final newline."""
+    return json.dumps(schema_for(kind), indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas(out_dir: Path, selected: list[str] | None = None) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in selected or kinds():
+        path = out_dir / f"{kind}.schema.json"
+        path.write_text(schema_text(kind), encoding="utf-8")
+        written.append(path)
+    return written

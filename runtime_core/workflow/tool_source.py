@@ -1,0 +1,114 @@
+"""Static checks of a tool's Python file: parsed with ``ast``, never imported or executed.
+
+Validation runs on untrusted workflow folders (CI, the validate command): importing a tool would run its
+module-level code, so everything here reads the syntax tree only.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+TOOLS_DIR = "tools"
+# AG2 injects this parameter itself; it is not part of the tool's JSON schema.
+CONTEXT_PARAM = "context_variables"
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    message: str
+    # Line in the Python file, when the problem is in the file rather than in tools.yaml.
+    line: int | None = None
+
+
+def check_tool_path(file: str) -> str | None:
+    """Why ``file`` is not an acceptable tool path, or None. Acceptable: relative, as ``tools/<name>.py``."""
+    if "\\" in file:
+        return f"tool file '{file}' must use forward slashes"
+    path = PurePosixPath(file)
+    if path.is_absolute() or file.startswith("~"):
+        return f"tool file '{file}' must be a relative path inside {TOOLS_DIR}/, not an absolute path"
+    if ".." in path.parts:
+        return f"tool file '{file}' must stay inside the workflow's {TOOLS_DIR}/ folder ('..' is not allowed)"
+    if len(path.parts) < 2 or path.parts[0] != TOOLS_DIR:
+        suggestion = f"{TOOLS_DIR}/{path.name}"
+        return f"tool file '{file}' must be inside the workflow's {TOOLS_DIR}/ folder, e.g. {suggestion}"
+    if path.suffix != ".py":
+        return f"tool file '{file}' must be a Python file ending in .py"
+    return None
+
+
+def _future_annotations(tree: ast.Module) -> int | None:
+    for node in tree.body:
+        is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        if is_future and any(alias.name == "annotations" for alias in node.names):
+            return node.lineno
+    return None
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    line: int
+    # Parameters AG2 cannot describe: no annotation and no default (AG2 raises TypeError on them).
+    unannotated: tuple[str, ...]
+
+
+def _function_info(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionInfo:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    # Defaults align with the last positional parameters; keyword-only ones carry their own (None = none).
+    with_default = {a.arg for a in positional[len(positional) - len(args.defaults) :]}
+    with_default |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+    unannotated = tuple(
+        a.arg
+        for a in [*positional, *args.kwonlyargs]
+        if a.annotation is None and a.arg not in with_default and a.arg != CONTEXT_PARAM
+    )
+    return FunctionInfo(node.lineno, unannotated)
+
+
+@dataclass
+class ToolSource:
+    """A parsed tool file: its top-level functions, or the problems that stop it from loading."""
+
+    # Top-level function name -> what AG2 will see of it; None when the file could not be read or parsed.
+    functions: dict[str, FunctionInfo] | None
+    problems: list[SourceProblem]
+
+
+def read_tool_source(root: Path, file: str) -> ToolSource:
+    path = root / file
+    # Symlinks could point outside the folder even when the written path does not.
+    try:
+        resolved = path.resolve(strict=True)
+    except (FileNotFoundError, OSError):
+        return ToolSource(None, [SourceProblem(f"tool file '{file}' does not exist")])
+    if not resolved.is_relative_to((root / TOOLS_DIR).resolve()):
+        return ToolSource(
+            None, [SourceProblem(f"tool file '{file}' resolves outside the workflow's tools/ folder")]
+        )
+    if not resolved.is_file():
+        return ToolSource(None, [SourceProblem(f"tool file '{file}' is not a file")])
+    try:
+        tree = ast.parse(resolved.read_bytes(), filename=file)
+    except SyntaxError as exc:
+        return ToolSource(None, [SourceProblem(f"Python syntax error: {exc.msg}", exc.lineno or 1)])
+    except ValueError as exc:
+        return ToolSource(None, [SourceProblem(f"cannot parse tool file: {exc}", 1)])
+    functions = {
+        node.name: _function_info(node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    problems = []
+    future = _future_annotations(tree)
+    if future is not None:
+        problems.append(
+            SourceProblem(
+                "'from __future__ import annotations' breaks the JSON schema AG2 builds for tool parameters; "
+                "remove it",
+                future,
+            )
+        )
+    return ToolSource(functions, problems)
