@@ -1,0 +1,14 @@
+"""Powertools logger and metrics setup, and the per-step usage metrics."""
+
+from runtime_core.telemetry.logger import CORRELATION_KEYS, bind_invocation, build_logger, unbind_invocation
+from runtime_core.telemetry.metrics import StepMetrics, build_metrics, record_step_metrics
+
+__all__ = [
+    "CORRELATION_KEYS",
+    "StepMetrics",
+    "bind_invocation",
+    "build_logger",
+    "build_metrics",
+    "record_step_metrics",
+    "unbind_invocation",
+]

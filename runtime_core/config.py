@@ -1,0 +1,426 @@
+"""Runtime configuration read from environment variables, validated once at cold start.
+
+Each handler loads only the groups it needs (the connect handler needs ``JwtSettings``, the worker does not),
+so a missing variable fails the function that uses it and no other. Every problem names the variable to fix,
+and all problems are reported at once.
+
+Secrets convention: a variable ``NAME`` may instead be given as ``NAME_ARN``, the ARN of a Secrets Manager
+secret (its SecretString is the value) or of an SSM parameter (``arn:aws:ssm:REGION:ACCOUNT:parameter/NAME``,
+decrypted). It is resolved with boto3 when the settings are loaded and cached for the life of the container.
+Setting both ``NAME`` and ``NAME_ARN`` is an error. This applies to ``MONGODB_URI`` and
+``MOZAIKS_JWT_SECRET``. (CloudFormation ``{{resolve:...}}`` references are not used: they would put the plain
+secret into the function's environment, visible to anyone who can read the function configuration.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+# A shorter HMAC key can be brute-forced offline from any token a client holds.
+MIN_HMAC_SECRET_BYTES = 32
+
+API_GATEWAY_MAX_MESSAGE_BYTES = 128 * 1024
+API_GATEWAY_MAX_FRAME_BYTES = 32 * 1024
+
+Environ = Mapping[str, str]
+SecretFetcher = Callable[[str], str]
+
+
+class ConfigProblem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    variable: str
+    message: str
+
+
+class ConfigError(ValueError):
+    """Configuration is missing or contradictory. ``problems`` name each variable to fix."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p.variable}: {p.message}" for p in problems)
+        super().__init__(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")
+
+    @property
+    def variables(self) -> list[str]:
+        return [p.variable for p in self.problems]
+
+
+# --- secrets ---
+
+_SECRET_CACHE: dict[str, str] = {}
+_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(?P<service>secretsmanager|ssm):(?P<region>[a-z0-9-]+):\d{12}:(?P<rest>.+)$"
+)
+
+
+def fetch_secret(arn: str) -> str:
+    """Resolve a Secrets Manager or SSM parameter ARN, once per container (warm calls hit a cache)."""
+    if arn in _SECRET_CACHE:
+        return _SECRET_CACHE[arn]
+    match = _ARN.match(arn)
+    if match is None:
+        raise ValueError("is not a Secrets Manager or SSM parameter ARN")
+    # boto3 is imported here, not at module level: handlers that need no secret never pay for it.
+    import boto3
+
+    region = match["region"]
+    if match["service"] == "secretsmanager":
+        response = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
+        value = response.get("SecretString")
+        if value is None:
+            raise ValueError("the secret has no SecretString (binary secrets are not supported)")
+    else:
+        rest = match["rest"]
+        if not rest.startswith("parameter/"):
+            raise ValueError("an SSM ARN must name a parameter (…:parameter/NAME)")
+        name = "/" + rest.removeprefix("parameter/").lstrip("/")
+        client = boto3.client("ssm", region_name=region)
+        value = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    _SECRET_CACHE[arn] = value
+    return value
+
+
+def clear_secret_cache() -> None:
+    _SECRET_CACHE.clear()
+
+
+class _Reader:
+    """Reads variables and collects every problem, so one failed deploy shows them all."""
+
+    def __init__(self, env: Environ | None, fetch: SecretFetcher | None) -> None:
+        self.env: Environ = os.environ if env is None else env
+        self.fetch = fetch_secret if fetch is None else fetch
+        self.problems: list[ConfigProblem] = []
+
+    def fail(self, variable: str, message: str) -> None:
+        self.problems.append(ConfigProblem(variable=variable, message=message))
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        # An empty value means unset: CloudFormation cannot omit a variable from a parameter, only blank it.
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def required(self, name: str, hint: str) -> str:
+        value = self.text(name)
+        if value is None:
+            self.fail(name, f"is required ({hint})")
+            return ""
+        return value
+
+    def secret(self, name: str) -> str | None:
+        """``NAME`` directly or ``NAME_ARN`` resolved; both is a contradiction."""
+        direct, arn_name = self.text(name), f"{name}_ARN"
+        arn = self.text(arn_name)
+        if direct and arn:
+            self.fail(name, f"set either {name} or {arn_name}, not both")
+            return None
+        if arn is None:
+            return direct
+        try:
+            return self.fetch(arn)
+        except Exception as exc:  # any SDK or parse failure must name the variable, not crash the import
+            self.fail(arn_name, f"cannot be resolved: {exc}")
+            return None
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.fail(name, f"must be an integer, got {raw!r}")
+            return default
+        if not low <= value <= high:
+            self.fail(name, f"must be between {low} and {high}, got {value}")
+            return default
+        return value
+
+    def done(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
+
+
+_SETTINGS = ConfigDict(frozen=True, extra="forbid")
+_CLAIM_NAME = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
+
+
+def _is_loopback(host: str | None) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
+class JwtSettings(BaseModel):
+    """How $connect (and the HTTP API) verify tokens."""
+
+    model_config = _SETTINGS
+
+    algorithms: tuple[str, ...]
+    secret: SecretStr | None = None
+    public_key: str | None = None
+    jwks_url: str | None = None
+    audience: tuple[str, ...] = ()
+    issuer: str | None = None
+    app_id_claim: str = "app_id"
+    user_id_claim: str = "sub"
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_token_bytes: int = Field(default=8192, ge=256, le=65536)
+    jwks_timeout_seconds: int = Field(default=3, ge=1, le=20)
+    jwks_cache_seconds: int = Field(default=300, ge=0, le=86400)
+
+    @property
+    def uses_hmac(self) -> bool:
+        return self.secret is not None
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
+        r = _Reader(env, fetch)
+        before = len(r.problems)
+        secret = r.secret("MOZAIKS_JWT_SECRET")
+        # A secret that could not be read is already reported; the key checks below would only add noise.
+        secret_failed = len(r.problems) > before
+        public_key = r.text("MOZAIKS_JWT_PUBLIC_KEY")
+        jwks_url = r.text("MOZAIKS_JWT_JWKS_URL")
+        if public_key:
+            # A PEM squeezed into one environment line usually arrives with literal "\n".
+            public_key = public_key.replace("\\n", "\n")
+
+        key_sources = [
+            n
+            for n, v in (
+                ("MOZAIKS_JWT_SECRET", secret),
+                ("MOZAIKS_JWT_PUBLIC_KEY", public_key),
+                ("MOZAIKS_JWT_JWKS_URL", jwks_url),
+            )
+            if v
+        ]
+        raw_algorithms = r.text("MOZAIKS_JWT_ALGORITHMS")
+        if raw_algorithms is None:
+            # Defaults follow the key material, so a bare secret means HS256 and a bare key means RS256.
+            algorithms = ["HS256"] if secret else ["RS256"]
+        else:
+            algorithms = [a.strip().upper() for a in raw_algorithms.split(",") if a.strip()]
+
+        unknown = [a for a in algorithms if a not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS]
+        if "NONE" in unknown:
+            r.fail("MOZAIKS_JWT_ALGORITHMS", "'none' is never accepted: unsigned tokens prove nothing")
+        elif unknown:
+            r.fail(
+                "MOZAIKS_JWT_ALGORITHMS",
+                f"unsupported algorithm(s) {unknown}; choose from "
+                f"{sorted(HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS)}",
+            )
+        if not algorithms:
+            r.fail("MOZAIKS_JWT_ALGORITHMS", "is empty")
+        hmac = [a for a in algorithms if a in HMAC_ALGORITHMS]
+        asymmetric = [a for a in algorithms if a in PUBLIC_KEY_ALGORITHMS]
+
+        if secret_failed:
+            pass
+        elif not key_sources:
+            r.fail(
+                "MOZAIKS_JWT_SECRET",
+                "no verification key: set MOZAIKS_JWT_SECRET (or MOZAIKS_JWT_SECRET_ARN) "
+                "for HS256, or MOZAIKS_JWT_PUBLIC_KEY / MOZAIKS_JWT_JWKS_URL for RS256/ES256",
+            )
+        elif len(key_sources) > 1:
+            r.fail(
+                key_sources[1], f"contradicts {key_sources[0]}: configure exactly one verification key source"
+            )
+        elif hmac and asymmetric:
+            # One key for two families is how key-confusion attacks start.
+            r.fail("MOZAIKS_JWT_ALGORITHMS", f"mixes HMAC {hmac} and public-key {asymmetric} algorithms")
+        elif secret and not hmac and not unknown:
+            r.fail(
+                "MOZAIKS_JWT_SECRET",
+                f"is set but MOZAIKS_JWT_ALGORITHMS={','.join(algorithms)} has no HS* "
+                "algorithm: remove the secret or use HS256",
+            )
+        elif not secret and hmac:
+            r.fail("MOZAIKS_JWT_SECRET", f"is required: MOZAIKS_JWT_ALGORITHMS allows {hmac}")
+        elif (public_key or jwks_url) and not asymmetric and not unknown:
+            r.fail("MOZAIKS_JWT_ALGORITHMS", "has no RS*/ES*/PS* algorithm for the configured public key")
+
+        if secret and len(secret.encode()) < MIN_HMAC_SECRET_BYTES:
+            r.fail("MOZAIKS_JWT_SECRET", f"is too short: at least {MIN_HMAC_SECRET_BYTES} bytes")
+        if public_key:
+            from cryptography.hazmat.primitives.asymmetric import ec, rsa
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+            try:
+                key = load_pem_public_key(public_key.encode())
+            except ValueError:
+                r.fail("MOZAIKS_JWT_PUBLIC_KEY", "is not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+            else:
+                # A key that cannot serve the configured algorithms would fail every token, at request time.
+                usable = {"RS", "PS"} if isinstance(key, rsa.RSAPublicKey) else set()
+                usable |= {"ES"} if isinstance(key, ec.EllipticCurvePublicKey) else set()
+                wrong = [a for a in asymmetric if a[:2] not in usable]
+                if wrong:
+                    kind = type(key).__name__.removeprefix("_")
+                    r.fail("MOZAIKS_JWT_PUBLIC_KEY", f"a {kind} cannot verify {wrong}")
+        if jwks_url:
+            parts = urlsplit(jwks_url)
+            # Plain http only on loopback (tests, local servers): keys fetched in clear can be swapped.
+            if not parts.hostname or not (
+                parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
+            ):
+                r.fail("MOZAIKS_JWT_JWKS_URL", f"must be an https:// URL, got {jwks_url!r}")
+
+        app_claim = r.text("MOZAIKS_APP_ID_CLAIM", "app_id") or "app_id"
+        user_claim = r.text("MOZAIKS_USER_ID_CLAIM", "sub") or "sub"
+        for name, value in (("MOZAIKS_APP_ID_CLAIM", app_claim), ("MOZAIKS_USER_ID_CLAIM", user_claim)):
+            if not _CLAIM_NAME.match(value):
+                r.fail(name, f"is not a valid claim name: {value!r}")
+        if app_claim == user_claim:
+            r.fail("MOZAIKS_USER_ID_CLAIM", "must differ from MOZAIKS_APP_ID_CLAIM")
+
+        audience = tuple(a.strip() for a in (r.text("MOZAIKS_JWT_AUDIENCE") or "").split(",") if a.strip())
+        values: dict[str, Any] = {
+            "algorithms": tuple(algorithms),
+            "secret": SecretStr(secret) if secret else None,
+            "public_key": public_key,
+            "jwks_url": jwks_url,
+            "audience": audience,
+            "issuer": r.text("MOZAIKS_JWT_ISSUER"),
+            "app_id_claim": app_claim,
+            "user_id_claim": user_claim,
+            "leeway_seconds": r.integer("MOZAIKS_JWT_LEEWAY_SECONDS", 30, 0, 300),
+            "max_token_bytes": r.integer("MOZAIKS_JWT_MAX_BYTES", 8192, 256, 65536),
+            "jwks_timeout_seconds": r.integer("MOZAIKS_JWT_JWKS_TIMEOUT_SECONDS", 3, 1, 20),
+            "jwks_cache_seconds": r.integer("MOZAIKS_JWT_JWKS_CACHE_SECONDS", 300, 0, 86400),
+        }
+        r.done()
+        return cls(**values)
+
+
+class StoreSettings(BaseModel):
+    model_config = _SETTINGS
+
+    mongodb_uri: SecretStr
+    db_name: str = "mozaiks"
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
+        r = _Reader(env, fetch)
+        uri = r.secret("MONGODB_URI")
+        if uri is None and not r.problems:
+            r.fail("MONGODB_URI", "is required (or MONGODB_URI_ARN: a Secrets Manager / SSM parameter ARN)")
+        elif uri is not None and not uri.startswith(("mongodb://", "mongodb+srv://")):
+            r.fail("MONGODB_URI", "must start with mongodb:// or mongodb+srv://")
+        db_name = r.text("MOZAIKS_DB_NAME", "mozaiks") or "mozaiks"
+        # MongoDB refuses these characters in database names; say so at start, not at the first query.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,63}", db_name):
+            r.fail(
+                "MOZAIKS_DB_NAME", f"must be 1-63 characters of letters, digits, '_' or '-', got {db_name!r}"
+            )
+        r.done()
+        return cls(mongodb_uri=SecretStr(uri or ""), db_name=db_name)
+
+
+class QueueSettings(BaseModel):
+    model_config = _SETTINGS
+
+    step_queue_url: str
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = _Reader(env, None)
+        url = r.required("MOZAIKS_STEP_QUEUE_URL", "the SQS FIFO step queue URL")
+        if url and not url.endswith(".fifo"):
+            r.fail(
+                "MOZAIKS_STEP_QUEUE_URL",
+                "must be a FIFO queue (URL ending in .fifo): steps are ordered per session by MessageGroupId",
+            )
+        r.done()
+        return cls(step_queue_url=url)
+
+
+class WorkerSettings(BaseModel):
+    """What the step worker needs besides the store and the queue."""
+
+    model_config = _SETTINGS
+
+    workflows_dir: str = "workflows"
+    callback_url: str | None = None
+    lease_seconds: int = Field(default=330, ge=10, le=3600)
+    metrics_namespace: str = "MozaiksAI"
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = _Reader(env, None)
+        callback = r.text("MOZAIKS_WS_CALLBACK_URL")
+        if callback and urlsplit(callback).scheme not in ("https", "http"):
+            r.fail(
+                "MOZAIKS_WS_CALLBACK_URL",
+                "must be the https://{api}.execute-api.{region}.amazonaws.com/{stage} "
+                "Management API endpoint",
+            )
+        values = {
+            "workflows_dir": r.text("MOZAIKS_WORKFLOWS_DIR", "workflows"),
+            "callback_url": callback,
+            "lease_seconds": r.integer("MOZAIKS_STEP_LEASE_SECONDS", 330, 10, 3600),
+            "metrics_namespace": _namespace(r),
+        }
+        r.done()
+        return cls(**values)
+
+
+class FrameSettings(BaseModel):
+    """Limits on what crosses the WebSocket (the $default handler and the posters)."""
+
+    model_config = _SETTINGS
+
+    max_frame_bytes: int = Field(
+        default=API_GATEWAY_MAX_FRAME_BYTES, ge=1024, le=API_GATEWAY_MAX_MESSAGE_BYTES
+    )
+    max_post_bytes: int = Field(
+        default=API_GATEWAY_MAX_MESSAGE_BYTES, ge=1024, le=API_GATEWAY_MAX_MESSAGE_BYTES
+    )
+    connection_ttl_seconds: int = Field(default=7800, ge=60, le=86400)
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = _Reader(env, None)
+        values = {
+            "max_frame_bytes": r.integer(
+                "MOZAIKS_MAX_FRAME_BYTES", API_GATEWAY_MAX_FRAME_BYTES, 1024, API_GATEWAY_MAX_MESSAGE_BYTES
+            ),
+            "max_post_bytes": r.integer(
+                "MOZAIKS_MAX_POST_BYTES", API_GATEWAY_MAX_MESSAGE_BYTES, 1024, API_GATEWAY_MAX_MESSAGE_BYTES
+            ),
+            # API Gateway closes every connection within 2 hours; the record outlives it a little.
+            "connection_ttl_seconds": r.integer("MOZAIKS_CONNECTION_TTL_SECONDS", 7800, 60, 86400),
+        }
+        r.done()
+        return cls(**values)
+
+
+class TelemetrySettings(BaseModel):
+    model_config = _SETTINGS
+
+    metrics_namespace: str = "MozaiksAI"
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = _Reader(env, None)
+        namespace = _namespace(r)
+        r.done()
+        return cls(metrics_namespace=namespace)
+
+
+def _namespace(r: _Reader) -> str:
+    namespace = r.text("MOZAIKS_METRICS_NAMESPACE", "MozaiksAI") or "MozaiksAI"
+    if not re.fullmatch(r"[A-Za-z0-9._#:/-]{1,255}", namespace) or namespace.startswith("AWS/"):
+        r.fail("MOZAIKS_METRICS_NAMESPACE", f"is not a valid CloudWatch namespace: {namespace!r}")
+    return namespace

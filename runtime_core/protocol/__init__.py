@@ -1,0 +1,32 @@
+"""The client protocol: frames a client sends and control replies (session events live in events.py)."""
+
+from runtime_core.protocol.frames import (
+    FRAME_TYPES,
+    AnswerFrame,
+    CancelFrame,
+    Frame,
+    PingFrame,
+    ResumeFrame,
+    StartFrame,
+    UserMessageFrame,
+)
+from runtime_core.protocol.parser import FrameError, FrameErrorCode, parse_frame
+from runtime_core.protocol.replies import Ack, ControlReply, ErrorReply, Pong
+
+__all__ = [
+    "FRAME_TYPES",
+    "Ack",
+    "AnswerFrame",
+    "CancelFrame",
+    "ControlReply",
+    "ErrorReply",
+    "Frame",
+    "FrameError",
+    "FrameErrorCode",
+    "PingFrame",
+    "Pong",
+    "ResumeFrame",
+    "StartFrame",
+    "UserMessageFrame",
+    "parse_frame",
+]

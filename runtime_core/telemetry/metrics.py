@@ -1,0 +1,82 @@
+"""Step metrics as CloudWatch EMF lines (Powertools Metrics).
+
+Dimensions are ``workflow`` and ``app_id`` only: every distinct dimension combination is a separate, billed
+custom metric, so user and session ids go into the EMF document as metadata (searchable in Logs Insights, not
+metrics). Powertools' automatic ``service`` dimension is switched off for the same reason (the function name
+is in the logs). ``POWERTOOLS_DEV=true`` or ``POWERTOOLS_METRICS_DISABLED=true`` silently disable all of this.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from runtime_core.session import UsageTotals
+
+# EMF drops dimension values longer than this; a longer app id would lose the step's metrics entirely.
+_MAX_DIMENSION = 250
+
+
+class StepMetrics(BaseModel):
+    """What one orchestration step reports."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workflow: str = Field(min_length=1)
+    app_id: str = Field(min_length=1)
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    duration_ms: float = Field(ge=0)
+    # None for a successful step, otherwise a short error code (stored as metadata).
+    error: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+
+
+def build_metrics(namespace: str) -> Metrics:
+    # service="" (not None): None would fall back to POWERTOOLS_SERVICE_NAME and add a "service" dimension.
+    return Metrics(namespace=namespace, service="")
+
+
+def record_step_metrics(
+    metrics: Metrics,
+    workflow: str,
+    app_id: str,
+    usage: UsageTotals,
+    duration_ms: float,
+    error: str | None = None,
+    *,
+    user_id: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Emit one EMF line for one step, now.
+
+    It flushes immediately rather than at the end of the invocation: an SQS batch may hold steps of different
+    workflows and tenants, and one EMF document has one set of dimension values.
+    """
+    step = StepMetrics(
+        workflow=workflow,
+        app_id=app_id,
+        usage=usage,
+        duration_ms=duration_ms,
+        error=error,
+        user_id=user_id,
+        session_id=session_id,
+    )
+    metrics.add_dimension(name="workflow", value=step.workflow[:_MAX_DIMENSION])
+    metrics.add_dimension(name="app_id", value=step.app_id[:_MAX_DIMENSION])
+    metrics.add_metric(name="Steps", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1 if step.error else 0)
+    metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=step.usage.calls)
+    metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=step.usage.prompt_tokens)
+    metrics.add_metric(name="CompletionTokens", unit=MetricUnit.Count, value=step.usage.completion_tokens)
+    # US dollars, as the model clients report it; CloudWatch has no currency unit.
+    metrics.add_metric(name="Cost", unit=MetricUnit.NoUnit, value=step.usage.cost)
+    metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=step.duration_ms)
+    if step.user_id is not None:
+        metrics.add_metadata(key="user_id", value=step.user_id)
+    if step.session_id is not None:
+        metrics.add_metadata(key="session_id", value=step.session_id)
+    if step.error is not None:
+        metrics.add_metadata(key="error", value=step.error)
+    metrics.flush_metrics()

@@ -1,0 +1,95 @@
+"""EMF lines as CloudWatch would read them from stdout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Metrics
+
+from runtime_core.session import UsageTotals
+from runtime_core.telemetry import build_metrics, record_step_metrics
+
+
+@pytest.fixture
+def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[Metrics]:
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    # As in template.yaml: the function's service name is set for the logger; it must not become a dimension.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "mozaiks-worker")
+    built = build_metrics("MozaiksTest")
+    yield built
+    built.clear_metrics()
+
+
+def emf_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
+
+
+USAGE = UsageTotals(calls=3, prompt_tokens=1200, completion_tokens=340, cost=0.0123)
+
+
+def test_one_step_is_one_emf_line_with_low_cardinality_dimensions(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_step_metrics(metrics, "CustomerSupport", "app-1", USAGE, 812.5, user_id="u-1", session_id="s-1")
+    [line] = emf_lines(capsys.readouterr().out)
+    [directive] = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "MozaiksTest"
+    assert directive["Dimensions"] == [["workflow", "app_id"]]
+    units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert units == {
+        "Steps": "Count",
+        "Errors": "Count",
+        "ModelCalls": "Count",
+        "PromptTokens": "Count",
+        "CompletionTokens": "Count",
+        "Cost": "None",
+        "StepDuration": "Milliseconds",
+    }
+    assert (line["workflow"], line["app_id"]) == ("CustomerSupport", "app-1")
+    values = {name: line[name] for name in units}
+    assert values == {
+        "Steps": [1.0],
+        "Errors": [0.0],
+        "ModelCalls": [3.0],
+        "PromptTokens": [1200.0],
+        "CompletionTokens": [340.0],
+        "Cost": [0.0123],
+        "StepDuration": [812.5],
+    }
+    # High-cardinality ids are properties of the log record, not dimensions; no service dimension either.
+    assert (line["user_id"], line["session_id"]) == ("u-1", "s-1")
+    assert "service" not in line
+
+
+def test_steps_of_different_tenants_in_one_invocation_keep_their_own_dimensions(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record_step_metrics(metrics, "CustomerSupport", "app-1", USAGE, 10.0)
+    record_step_metrics(
+        metrics, "Onboarding", "app-2", UsageTotals(), 20.0, "model_timeout", session_id="s-2"
+    )
+    first, second = emf_lines(capsys.readouterr().out)
+    assert (first["workflow"], first["app_id"], first["Errors"]) == ("CustomerSupport", "app-1", [0.0])
+    assert (second["workflow"], second["app_id"], second["Errors"]) == ("Onboarding", "app-2", [1.0])
+    assert second["error"] == "model_timeout" and "user_id" not in second and "session_id" not in first
+
+
+def test_bad_input_is_refused_before_anything_is_emitted(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValueError, match="duration_ms"):
+        record_step_metrics(metrics, "W", "app-1", USAGE, -1.0)
+    assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_powertools_dev_mode_silently_disables_metrics(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A trap worth a test: POWERTOOLS_DEV=true in a deployed function means no metrics at all.
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    record_step_metrics(metrics, "W", "app-1", USAGE, 1.0)
+    assert emf_lines(capsys.readouterr().out) == []
