@@ -1,0 +1,17 @@
+"""Model providers for the engine: a real OpenAI-compatible endpoint, or a script replayed offline."""
+
+from runtime_core.llm.choice import choose_provider
+from runtime_core.llm.provider import ModelConfigError, ModelProvider, OpenAIModel
+from runtime_core.llm.script import Script, load_script
+from runtime_core.llm.scripted import ScriptedModel, ScriptExhausted
+
+__all__ = [
+    "ModelConfigError",
+    "ModelProvider",
+    "OpenAIModel",
+    "Script",
+    "ScriptExhausted",
+    "ScriptedModel",
+    "choose_provider",
+    "load_script",
+]

@@ -1,0 +1,100 @@
+"""The HTTP boundary of every model call in a step: who called, in what order, and what it cost.
+
+AG2 agents talk to models through the real OpenAI client; the engine hands each of them the same
+``httpx.Client`` built here. Its hooks see every call whatever the provider (scripted or real), which is
+why usage is recorded here rather than from AG2's ``gather_usage_summary`` (that undercounts in group chats:
+rebuilt clients lose earlier calls, speaker-selection calls are never counted).
+
+Each agent's llm_config carries two private headers naming the agent and the call's purpose. The request
+hook strips them (a real provider never sees them), stamps the call with the agent's call index (how many
+successful calls the agent made before, persisted in the session so a fresh process continues the count),
+and keeps both in ``request.extensions`` for the transport and the response hook.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+AGENT_HEADER = "x-mozaiks-agent"
+PURPOSE_HEADER = "x-mozaiks-purpose"
+EXTENSION = "mozaiks"
+
+
+class MeteredCall(BaseModel):
+    """One successful model call as seen on the wire."""
+
+    agent: str
+    purpose: str
+    call: int
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+
+
+class CallMeter:
+    """Builds the step's ``httpx.Client`` and records every model call made through it."""
+
+    def __init__(self, transport: httpx.BaseTransport, call_counts: dict[str, int], timeout: float) -> None:
+        self.call_counts = dict(call_counts)
+        self.calls: list[MeteredCall] = []
+        self.http_client = httpx.Client(
+            transport=transport,
+            timeout=timeout,
+            event_hooks={"request": [self._on_request], "response": [self._on_response]},
+        )
+
+    def _on_request(self, request: httpx.Request) -> None:
+        agent = request.headers.pop(AGENT_HEADER, "unknown")
+        purpose = request.headers.pop(PURPOSE_HEADER, "reply")
+        # A retried request gets the same index: only a successful response advances the count.
+        request.extensions[EXTENSION] = {
+            "agent": agent,
+            "purpose": purpose,
+            "call": self.call_counts.get(agent, 0),
+        }
+
+    def _on_response(self, response: httpx.Response) -> None:
+        meta: dict[str, Any] = response.request.extensions.get(EXTENSION, {})
+        if response.status_code != 200 or not meta:
+            return
+        response.read()
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            return
+        usage = body.get("usage") or {}
+        model = str(body.get("model", ""))
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        agent = meta["agent"]
+        self.call_counts[agent] = meta["call"] + 1
+        self.calls.append(
+            MeteredCall(
+                agent=agent,
+                purpose=meta["purpose"],
+                call=meta["call"],
+                model=model,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cost=price(model, prompt, completion),
+            )
+        )
+
+    def close(self) -> None:
+        self.http_client.close()
+
+
+def price(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """Cost in USD from AG2's price table (0 for models it does not know)."""
+    from autogen.oai.openai_utils import OAI_PRICE1K
+
+    rate = OAI_PRICE1K.get(model)
+    if rate is None:
+        return 0.0
+    if isinstance(rate, tuple):
+        return (rate[0] * prompt_tokens + rate[1] * completion_tokens) / 1000
+    return float(rate) * (prompt_tokens + completion_tokens) / 1000

@@ -1,0 +1,96 @@
+"""Helpers for the engine tests: small workflows written to tmp dirs, scripted runs, comparable views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runtime_core.engine.driver import Carry, Run, drive, scripted_inputs
+from runtime_core.llm.script import Script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.workflow import Workflow, load_workflow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "workflows"
+LLM = {"model": "gpt-4o-mini"}
+
+
+def agent(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "system_message": f"You are {name}.", "description": f"{name} agent", **extra}
+
+
+def write_workflow(
+    root: Path,
+    *,
+    agents: list[dict[str, Any]],
+    handoffs: list[dict[str, Any]] | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    tool_source: str | None = None,
+    context: list[dict[str, Any]] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    **orchestrator: Any,
+) -> Workflow:
+    root.mkdir(parents=True, exist_ok=True)
+    settings = {"workflow_name": "T", "llm_config": LLM, **orchestrator}
+    files: dict[str, Any] = {"orchestrator.yaml": settings, "agents.yaml": {"agents": agents}}
+    if handoffs is not None:
+        files["handoffs.yaml"] = {"handoffs": handoffs}
+    if tools is not None:
+        files["tools.yaml"] = {"tools": tools}
+    if context is not None:
+        files["context_variables.yaml"] = {"context_variables": context}
+    if outputs is not None:
+        files["structured_outputs.yaml"] = {"models": outputs}
+    for name, data in files.items():
+        (root / name).write_text(yaml.safe_dump(data, sort_keys=False))
+    if tool_source is not None:
+        (root / "tools").mkdir(exist_ok=True)
+        (root / "tools" / "kit.py").write_text(tool_source)
+    return load_workflow(root)
+
+
+def play(
+    workflow: Workflow, script: dict[str, Any] | Script, carry: Carry = Carry.memory
+) -> tuple[Run, ScriptedModel]:
+    parsed = script if isinstance(script, Script) else Script.model_validate(script)
+    model = ScriptedModel(parsed)
+    run = drive(workflow, model, scripted_inputs(list(parsed.user_inputs)), carry=carry)
+    return run, model
+
+
+def example(name: str) -> tuple[Workflow, Path]:
+    workflow = load_workflow(EXAMPLES / name)
+    return workflow, workflow.root / "script.yaml"
+
+
+def speakers(run: Run) -> list[str]:
+    return [m.speaker for m in run.messages]
+
+
+def comparable(run: Run) -> dict[str, Any]:
+    """Everything two equivalent runs must share (timestamps aside)."""
+    return {
+        "transcript": [
+            (
+                m.seq,
+                m.speaker,
+                m.role,
+                m.content,
+                [c.model_dump() for c in m.tool_calls],
+                m.tool_call_id,
+                m.raw,
+            )
+            for m in run.messages
+        ],
+        "context": run.state.context_variables,
+        "status": run.state.status,
+        "next_speaker": run.state.next_speaker,
+        "engine": run.state.engine,
+        "events": [e.model_dump(mode="json", exclude={"ts"}) for e in run.events],
+        "requests": [(r.agent, r.purpose, r.call, r.url, r.body) for r in run.model_requests],
+    }
+
+
+def events_of(run: Run, kind: str) -> list[Any]:
+    return [e for e in run.events if e.type == kind]

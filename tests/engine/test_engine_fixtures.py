@@ -1,0 +1,64 @@
+"""Frozen states: sessions saved by an earlier version of the engine must still resume with this one.
+
+``tests/fixtures/state/v1/<Workflow>.json`` is the SessionState (schema v1) of each example after its first
+steps, generated once (``python tests/engine/test_engine_fixtures.py``) and committed. Never regenerate them
+to make a test pass: a failure here means stored sessions would break.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from engine_kit import example
+
+from runtime_core.engine.driver import Carry, drive, scripted_inputs
+from runtime_core.engine.step import run_step
+from runtime_core.llm.script import load_script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.session import SessionState, SessionStatus
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state" / "v1"
+# How many steps each fixture ran: each stops on a running state, so the next step needs no input.
+STEPS = {"CustomerSupport": 2, "ContentReview": 1, "TripPlanner": 3}
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_frozen_state_resumes_with_the_current_engine(name: str) -> None:
+    frozen = SessionState.model_validate_json((FIXTURES / f"{name}.json").read_text())
+    workflow, script_path = example(name)
+    script = load_script(script_path)
+    assert frozen.schema_version == 1 and frozen.status == SessionStatus.running
+
+    result = run_step(frozen, workflow, ScriptedModel(script))
+
+    reference = drive(workflow, ScriptedModel(script), scripted_inputs(list(script.user_inputs)))
+    expected = reference.messages[len(frozen.messages) : len(frozen.messages) + len(result.new_messages)]
+    assert result.new_messages, "the step produced nothing"
+    assert [(m.seq, m.speaker, m.content, m.raw) for m in result.new_messages] == [
+        (m.seq, m.speaker, m.content, m.raw) for m in expected
+    ]
+    assert not any(e.type == "error" for e in result.events)
+    assert result.events[0].seq == frozen.last_event_seq + 1
+
+
+def regenerate() -> None:
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    for name, steps in STEPS.items():
+        workflow, script_path = example(name)
+        script = load_script(script_path)
+        run = drive(
+            workflow,
+            ScriptedModel(script),
+            scripted_inputs(list(script.user_inputs)),
+            carry=Carry.json,
+            max_steps=steps,
+            session_id=f"fixture-{name}",
+        )
+        (FIXTURES / f"{name}.json").write_text(run.state.model_dump_json(indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    regenerate()

@@ -1,0 +1,105 @@
+"""Exact resume: a run carried step to step through JSON, or through fresh processes, is the same run.
+
+The reference is also AG2 itself: a stepped run sends the model byte for byte the requests AG2's own
+uninterrupted ``run_chat`` loop sends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_kit import agent, comparable, example, play, speakers, write_workflow
+
+from runtime_core.engine.baseline import run_uninterrupted
+from runtime_core.engine.driver import Carry, drive, scripted_inputs
+from runtime_core.llm.script import Script, load_script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.session import SessionStatus
+
+EXAMPLE_NAMES = ["CustomerSupport", "ContentReview", "TripPlanner"]
+
+
+def _run(name: str, carry: Carry):
+    workflow, script_path = example(name)
+    script = load_script(script_path)
+    model = ScriptedModel(script)
+    return drive(
+        workflow, model, scripted_inputs(list(script.user_inputs)), carry=carry, script_path=script_path
+    )
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_json_round_trip_per_step_equals_uninterrupted(name: str) -> None:
+    in_memory = _run(name, Carry.memory)
+    through_json = _run(name, Carry.json)
+
+    assert in_memory.state.status == SessionStatus.completed
+    assert in_memory.steps >= 3
+    assert comparable(through_json) == comparable(in_memory)
+
+
+def test_fresh_process_per_step_equals_in_process() -> None:
+    # TripPlanner covers a UI tool answered across steps, agent tools updating context and an after_reply
+    # context handoff: every step runs in a new Python process that sees only the JSON state.
+    in_memory = _run("TripPlanner", Carry.memory)
+    fresh = _run("TripPlanner", Carry.process)
+
+    assert fresh.steps == in_memory.steps == 4
+    assert comparable(fresh) == comparable(in_memory)
+    assert speakers(fresh) == [
+        "user",
+        "Planner",
+        "_Group_Tool_Executor",
+        "Booker",
+        "_Group_Tool_Executor",
+        "Booker",
+    ]
+    assert fresh.state.context_variables["booking_reference"] == "TRIP-LIS-20260605"
+
+
+@pytest.mark.parametrize("name", ["CustomerSupport", "ContentReview"])
+def test_stepped_run_sends_the_requests_of_ag2_own_loop(name: str) -> None:
+    stepped = _run(name, Carry.json)
+    workflow, script_path = example(name)
+    script = load_script(script_path)
+    texts = [u.text for u in script.user_inputs]
+    first = (
+        texts.pop(0)
+        if workflow.orchestrator.startup_mode == "user_first"
+        else workflow.orchestrator.initial_message
+    )
+    reference_model = ScriptedModel(script)
+
+    history = run_uninterrupted(workflow, reference_model, first, texts, max_rounds=len(stepped.messages))
+
+    assert [r.body for r in stepped.model_requests] == [r.body for r in reference_model.requests]
+    assert len(history) == len(stepped.messages)
+    assert [m.get("name") for m in history[1:]] == speakers(stepped)[1:]
+
+
+@pytest.mark.parametrize(("strategy", "human"), [("auto", False), ("round_robin", True)])
+def test_stepped_strategies_send_the_requests_of_ag2_own_loop(
+    tmp_path: Path, strategy: str, human: bool
+) -> None:
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A"), agent("B")],
+        orchestration_strategy=strategy,
+        startup_mode="agent_first",
+        human_in_the_loop=human,
+        max_turns=4,
+    )
+    script = {
+        "replies": {"A": ["a1", "a2"], "B": ["b1", "b2"], "speaker_selection": ["B", "A", "B"]},
+        "user_inputs": ["more please"],
+    }
+    stepped, model = play(workflow, script, carry=Carry.json)
+    reference_model = ScriptedModel(Script.model_validate(script))
+
+    run_uninterrupted(workflow, reference_model, "Begin.", ["more please"], max_rounds=len(stepped.messages))
+
+    assert stepped.state.status == SessionStatus.completed
+    assert [(r.agent, r.body) for r in model.requests] == [
+        (r.agent, r.body) for r in reference_model.requests
+    ]
