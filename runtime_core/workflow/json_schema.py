@@ -11,19 +11,34 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from runtime_core.llm.script import Script
 from runtime_core.workflow.spec import FILE_KINDS, FILE_MODELS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
+# The six workflow files, plus the scripted model's ``script.yaml`` (not part of the workflow itself).
+_KINDS: dict[str, tuple[str, type[BaseModel]]] = {
+    **{kind: (file, FILE_MODELS[file]) for kind, file in FILE_KINDS.items()},
+    "script": ("script.yaml", Script),
+}
+
 
 def kinds() -> list[str]:
+    """The workflow's own file kinds."""
     return list(FILE_KINDS)
+
+
+def export_kinds() -> list[str]:
+    """Every kind with a published schema: the workflow files and ``script``."""
+    return list(_KINDS)
 
 
 def schema_for(kind: str) -> dict[str, Any]:
     """The JSON Schema of one file kind (``orchestrator``, ``agents``, ...); KeyError for an unknown kind."""
-    file = FILE_KINDS[kind]
-    schema = FILE_MODELS[file].model_json_schema(mode="validation")
+    file, model = _KINDS[kind]
+    schema = model.model_json_schema(mode="validation")
     return {
         "$schema": SCHEMA_DIALECT,
         "$id": f"{kind}.schema.json",
@@ -40,7 +55,7 @@ def schema_text(kind: str) -> str:
 def write_schemas(out_dir: Path, selected: list[str] | None = None) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in selected or kinds():
+    for kind in selected or export_kinds():
         path = out_dir / f"{kind}.schema.json"
         path.write_text(schema_text(kind), encoding="utf-8")
         written.append(path)

@@ -16,7 +16,7 @@ from workflow_dirs import REPO
 
 from runtime_core.commands import schema as schema_command
 from runtime_core.commands import validate as validate_command
-from runtime_core.workflow.json_schema import kinds, schema_for, schema_text
+from runtime_core.workflow.json_schema import export_kinds, schema_for, schema_text
 
 SEED = REPO / "workflows" / "CustomerSupport"
 
@@ -130,18 +130,18 @@ def test_schema_of_one_kind(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_schema_of_all_kinds(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["schema"]) == 0
-    assert json.loads(capsys.readouterr().out) == {kind: schema_for(kind) for kind in kinds()}
+    assert json.loads(capsys.readouterr().out) == {kind: schema_for(kind) for kind in export_kinds()}
 
 
 def test_schema_out_writes_the_committed_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["schema", "--out", str(tmp_path / "schema")]) == 0
 
     written = sorted((tmp_path / "schema").iterdir())
-    assert [p.name for p in written] == sorted(f"{k}.schema.json" for k in kinds())
+    assert [p.name for p in written] == sorted(f"{k}.schema.json" for k in export_kinds())
     for path in written:
         assert path.read_text() == schema_text(path.name.removesuffix(".schema.json"))
         assert path.read_text() == (REPO / "docs" / "schema" / path.name).read_text()
-    assert len(capsys.readouterr().out.splitlines()) == 6
+    assert len(capsys.readouterr().out.splitlines()) == len(export_kinds())
 
 
 def test_schema_rejects_unknown_kind(capsys: pytest.CaptureFixture[str]) -> None:
