@@ -1,0 +1,74 @@
+"""Which model a worker step runs on: the workflow's script offline, or the real OpenAI-compatible endpoint.
+
+Scripted when ``MOZAIKS_MODEL=scripted`` or when the workflow's API key variable (default ``OPENAI_API_KEY``)
+is unset; real otherwise. The scripted model keys its replies by the per-agent call counts persisted in the
+session, so a fresh provider per step replays the script exactly; only the parsed script is cached (per
+workflow version), because a provider records every request it serves and would grow in a warm container.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from runtime_core.llm.provider import ModelConfigError, ModelProvider, OpenAIModel
+from runtime_core.llm.script import Script, load_script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.workflow import Workflow
+
+MODEL_VARIABLE = "MOZAIKS_MODEL"
+SCRIPT_FILE = "script.yaml"
+
+_scripts: dict[tuple[str, str], Script | None] = {}
+_lock = threading.Lock()
+
+
+class _Unavailable(OpenAIModel):
+    """No key and no script: every model call fails with a message saying what to configure."""
+
+    name = "unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(max_retries=0, environ={})
+        self.reason = reason
+
+    def api_key(self, key_env: str | None) -> str:
+        raise ModelConfigError(self.reason)
+
+
+def wants_scripted(workflow: Workflow, environ: dict[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    if env.get(MODEL_VARIABLE, "").strip().lower() == "scripted":
+        return True
+    key_env = workflow.orchestrator.llm_config.api_key_env
+    return not OpenAIModel(environ=dict(env)).has_key(key_env)
+
+
+def provider_for(workflow: Workflow) -> ModelProvider:
+    if not wants_scripted(workflow):
+        return OpenAIModel()
+    script = _script(workflow)
+    if script is None:
+        key_env = workflow.orchestrator.llm_config.api_key_env or "OPENAI_API_KEY"
+        return _Unavailable(
+            f"no model: set {key_env} for a real model, or add {SCRIPT_FILE} to workflow {workflow.name!r} "
+            f"to replay a script offline"
+        )
+    return ScriptedModel(script)
+
+
+def _script(workflow: Workflow) -> Script | None:
+    key = (workflow.name, workflow.content_hash)
+    with _lock:
+        if key in _scripts:
+            return _scripts[key]
+    path = workflow.root / SCRIPT_FILE
+    script = load_script(path) if path.is_file() else None
+    with _lock:
+        _scripts[key] = script
+    return script
+
+
+def clear_cache() -> None:
+    with _lock:
+        _scripts.clear()
