@@ -275,9 +275,9 @@ class StepWorker:
     def _endpoint(self, connection_id: str) -> str | None:
         if self.callback_url:
             return self.callback_url
-        # Without a configured endpoint, the one recorded at $connect (where the store keeps it).
+        # Without a configured endpoint, the one recorded at $connect.
         record = self.services.store.get_connection(connection_id)
-        return getattr(record, "endpoint", None)
+        return record.endpoint if record is not None else None
 
     def _fail(
         self, claim: Any, message: StepMessage, state: SessionState, exc: Exception, duration_ms: float

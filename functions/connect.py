@@ -8,7 +8,6 @@ from here: the connection is not open until this handler returns.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from functions._runtime import (
@@ -37,13 +36,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return refusal_response(err)
         log.append_keys(app_id=tenant.app_id)
         store = get_services().store
-        # Connection records expire on their own: $disconnect is best effort and may never arrive.
-        options: dict[str, Any] = {"ttl_seconds": frame_settings().connection_ttl_seconds}
-        # The endpoint is stored where the store has room for it (the worker needs it when no
-        # MOZAIKS_WS_CALLBACK_URL is configured).
-        if "endpoint" in inspect.signature(store.put_connection).parameters:
-            options["endpoint"] = endpoint_of(event)
-        store.put_connection(connection_id, tenant, **options)
+        # Connection records expire on their own: $disconnect is best effort and may never arrive. The
+        # endpoint is kept for a worker that has no MOZAIKS_WS_CALLBACK_URL.
+        store.put_connection(
+            connection_id,
+            tenant,
+            ttl_seconds=frame_settings().connection_ttl_seconds,
+            endpoint=endpoint_of(event),
+        )
         log.info("connected", extra={"token_source": token.source})
         return connect_response(token.subprotocol)
     finally:

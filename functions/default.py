@@ -45,12 +45,12 @@ from runtime_core.protocol import (
 )
 from runtime_core.queue import StepMessage
 from runtime_core.services import Services, get_services
-from runtime_core.session import SessionState, SessionStatus, Tenant, UserInput
+from runtime_core.session import SessionState, SessionStatus, Tenant, UserInput, new_session
 from runtime_core.telemetry import bind_invocation, unbind_invocation
 from runtime_core.transport.framing import Message
 
 if TYPE_CHECKING:
-    from runtime_core.workflow import Workflow
+    pass
 
 # Events replayed by one resume; a client that is further behind resumes again from the last seq it got.
 MAX_REPLAY_EVENTS = 1000
@@ -171,18 +171,6 @@ def session_id_for(tenant: Tenant, msg_id: str | None) -> str:
     return f"s-{digest[:32]}"
 
 
-def new_state(workflow: Workflow, session_id: str, tenant: Tenant) -> SessionState:
-    """The engine's ``new_session`` (a test holds them equal), without importing the engine: its import time
-    would land on every $default cold start."""
-    return SessionState(
-        session_id=session_id,
-        app_id=tenant.app_id,
-        user_id=tenant.user_id,
-        workflow_name=workflow.name,
-        workflow_hash=workflow.content_hash,
-    )
-
-
 def _start(services: Services, tenant: Tenant, connection_id: str, frame: StartFrame) -> list[Message]:
     from runtime_core.store.protocol import SessionExists
     from runtime_core.workflow import WorkflowValidationError
@@ -199,7 +187,7 @@ def _start(services: Services, tenant: Tenant, connection_id: str, frame: StartF
         raise Refusal("invalid_workflow", f"workflow {frame.workflow!r} is invalid: {first}{more}") from None
 
     session_id = session_id_for(tenant, frame.msg_id)
-    state = new_state(workflow, session_id, tenant)
+    state = new_session(workflow, session_id, tenant.app_id, tenant.user_id)
     store = services.store
     try:
         store.create_session(state)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from runtime_core.workflow import Workflow
 
 SCHEMA_VERSION = 1
 
@@ -167,3 +170,19 @@ class SessionState(BaseModel):
     @property
     def tenant(self) -> Tenant:
         return Tenant(app_id=self.app_id, user_id=self.user_id)
+
+
+def new_session(
+    workflow: Workflow, session_id: str, app_id: str = "local", user_id: str = "local"
+) -> SessionState:
+    """A fresh session of ``workflow``; its first step starts the run.
+
+    Lives here, not in the engine, so ``$default`` can create sessions without importing AG2 on cold start.
+    """
+    return SessionState(
+        session_id=session_id,
+        app_id=app_id,
+        user_id=user_id,
+        workflow_name=workflow.name,
+        workflow_hash=workflow.content_hash,
+    )

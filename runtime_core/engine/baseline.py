@@ -14,10 +14,10 @@ from typing import Any
 from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.group import Blueprint, build_pattern
 from runtime_core.engine.humanio import HumanInputNeeded
-from runtime_core.engine.step import new_session
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.llm.meter import CallMeter
 from runtime_core.llm.provider import DEFAULT_TIMEOUT, ModelProvider
+from runtime_core.session import new_session
 from runtime_core.workflow.spec import Workflow
 
 

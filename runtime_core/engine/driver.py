@@ -20,13 +20,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from runtime_core.engine.step import StepResult, new_session, run_step
+from runtime_core.engine.step import StepResult, run_step
 from runtime_core.engine.stepper import StepReply, StepRequest
 from runtime_core.events import Event
 from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.script import ScriptedUserInput
 from runtime_core.llm.scripted import RecordedRequest, ScriptedModel
-from runtime_core.session import ChatMessage, InputRequest, SessionState, SessionStatus, UserInput
+from runtime_core.session import (
+    ChatMessage,
+    InputRequest,
+    SessionState,
+    SessionStatus,
+    UserInput,
+    new_session,
+)
 from runtime_core.workflow.spec import Workflow
 
 InputSource = Callable[[InputRequest], UserInput | None]

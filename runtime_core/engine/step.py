@@ -86,19 +86,6 @@ class StepResult(BaseModel):
         return self.state.status
 
 
-def new_session(
-    workflow: Workflow, session_id: str, app_id: str = "local", user_id: str = "local"
-) -> SessionState:
-    """A fresh session of ``workflow``; its first step starts the run."""
-    return SessionState(
-        session_id=session_id,
-        app_id=app_id,
-        user_id=user_id,
-        workflow_name=workflow.name,
-        workflow_hash=workflow.content_hash,
-    )
-
-
 def run_step(
     state: SessionState, workflow: Workflow, model: ModelProvider, user_input: UserInput | None = None
 ) -> StepResult:

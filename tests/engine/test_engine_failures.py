@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 from engine_kit import agent, write_workflow
 
-from runtime_core.engine.step import cancel_step, new_session, run_step
+from runtime_core.engine.step import cancel_step, run_step
 from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.script import Script
 from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus, UserInput
+from runtime_core.session import SessionStatus, UserInput, new_session
 from runtime_core.workflow import Workflow
 
 

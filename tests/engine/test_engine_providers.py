@@ -9,11 +9,11 @@ import httpx
 import pytest
 from engine_kit import agent, write_workflow
 
-from runtime_core.engine.step import new_session, run_step
+from runtime_core.engine.step import run_step
 from runtime_core.llm.choice import choose_provider
 from runtime_core.llm.provider import ModelConfigError, OpenAIModel
 from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus
+from runtime_core.session import SessionStatus, new_session
 from runtime_core.workflow import Workflow
 
 KEY = "sk-" + "k" * 48

@@ -10,11 +10,11 @@ from engine_kit import agent, events_of, example, play, write_workflow
 from pydantic import ValidationError
 
 from runtime_core.engine.outputs import build_output_models
-from runtime_core.engine.step import new_session, run_step
+from runtime_core.engine.step import run_step
 from runtime_core.engine.toolbox import ToolLoadError, load_tools
 from runtime_core.llm.script import load_script
 from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus, UserInput
+from runtime_core.session import SessionStatus, UserInput, new_session
 from runtime_core.workflow.spec import OutputField, OutputModel
 
 BROKEN_TOOL = '''

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from functions import connect, default, disconnect, worker
-from functions.default import new_state
 from runtime_core.services import get_services
-from runtime_core.session import SessionStatus, Tenant
+from runtime_core.session import SessionStatus, Tenant, new_session
 from tests.functions.conftest import sample
 from tests.functions.harness import Client, LambdaContext, events_of
 
@@ -23,7 +22,9 @@ def test_the_sample_events_drive_a_session(
 ) -> None:
     monkeypatch.setenv("MOZAIKS_JWT_SECRET", SAMPLE_SECRET)
     # The samples name session s-6f1c2a: it exists (started earlier) and waits for its first message.
-    store.create_session(new_state(get_services().workflow("CustomerSupport"), "s-6f1c2a", TENANT))
+    store.create_session(
+        new_session(get_services().workflow("CustomerSupport"), "s-6f1c2a", TENANT.app_id, TENANT.user_id)
+    )
     client = Client(aws, CONNECTION)
 
     def send(name: str) -> list[dict[str, Any]]:
