@@ -1,7 +1,10 @@
 """Which model a worker step runs on: the workflow's script offline, or the real OpenAI-compatible endpoint.
 
 Scripted when ``MOZAIKS_MODEL=scripted`` or when the workflow's API key variable (default ``OPENAI_API_KEY``)
-is unset; real otherwise. The scripted model keys its replies by the per-agent call counts persisted in the
+is unset; real otherwise. In AWS the key comes from Secrets Manager: ``<VARIABLE>_ARN`` (the template sets
+``OPENAI_API_KEY_ARN``) is resolved once per container into ``<VARIABLE>``.
+
+The scripted model keys its replies by the per-agent call counts persisted in the
 session, so a fresh provider per step replays the script exactly; only the parsed script is cached (per
 workflow version), because a provider records every request it serves and would grow in a warm container.
 """
@@ -10,7 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import MutableMapping
 
+from runtime_core.config import fetch_secret
 from runtime_core.llm.provider import ModelConfigError, ModelProvider, OpenAIModel
 from runtime_core.llm.script import Script, load_script
 from runtime_core.llm.scripted import ScriptedModel
@@ -36,7 +41,23 @@ class _Unavailable(OpenAIModel):
         raise ModelConfigError(self.reason)
 
 
+def _key_variables(workflow: Workflow) -> set[str]:
+    configs = [workflow.orchestrator.llm_config, *(a.llm_config for a in workflow.agents)]
+    return {c.api_key_env for c in configs if c.api_key_env} | {"OPENAI_API_KEY"}
+
+
+def resolve_key_secrets(workflow: Workflow, environ: MutableMapping[str, str] | None = None) -> None:
+    """Fill each key variable the workflow names from its ``_ARN`` secret, where only the ARN is set."""
+    env = os.environ if environ is None else environ
+    for name in sorted(_key_variables(workflow)):
+        arn = env.get(f"{name}_ARN", "").strip()
+        if arn and not env.get(name, "").strip():
+            env[name] = fetch_secret(arn)
+
+
 def wants_scripted(workflow: Workflow, environ: dict[str, str] | None = None) -> bool:
+    if environ is None:
+        resolve_key_secrets(workflow)
     env = os.environ if environ is None else environ
     if env.get(MODEL_VARIABLE, "").strip().lower() == "scripted":
         return True

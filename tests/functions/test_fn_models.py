@@ -48,3 +48,24 @@ def test_no_key_and_no_script_is_a_clear_step_error(
     error = events_of(client.poll())[-1]
     assert error["type"] == "error" and error["code"] == "model_config_error" and error["recoverable"] is True
     assert "script.yaml" in error["message"]
+
+
+def test_the_key_comes_from_secrets_manager_when_only_its_arn_is_set(aws: Any) -> None:
+    import boto3
+
+    from runtime_core.config import clear_secret_cache
+
+    workflow = load_workflow(WORKFLOWS / "CustomerSupport")
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="model-key", SecretString="sk-from-secrets-manager"
+    )["ARN"]
+    clear_secret_cache()
+    env = {"OPENAI_API_KEY_ARN": arn}
+    _models.resolve_key_secrets(workflow, env)
+    assert env["OPENAI_API_KEY"] == "sk-from-secrets-manager"
+    assert not _models.wants_scripted(workflow, env)
+
+    # A key given directly wins: the ARN is not read.
+    direct = {"OPENAI_API_KEY": "sk-direct", "OPENAI_API_KEY_ARN": arn + "-missing"}
+    _models.resolve_key_secrets(workflow, direct)
+    assert direct["OPENAI_API_KEY"] == "sk-direct"
