@@ -169,7 +169,6 @@ class StepWorker:
                         enqueued=enqueued,
                     )
                 result = self._run(decision, state, workflow)
-            result.events = [_stored_form(e) for e in result.events]
             duration_ms = (time.perf_counter() - started) * 1000
             # An input is consumed only by a step that did not fail: after a model error it stays pending
             # and the next step tries it again.
@@ -303,12 +302,6 @@ class StepWorker:
         self.on_metrics(
             state.workflow_name, message.app_id, UsageTotals(), duration_ms, "step_failed", message
         )
-
-
-def _stored_form(event: Any) -> Any:
-    # MongoDB keeps milliseconds: post the event exactly as a replay will return it, so a client that gets
-    # it both live and replayed sees the same document.
-    return event.model_copy(update={"ts": event.ts.replace(microsecond=event.ts.microsecond // 1000 * 1000)})
 
 
 def _message(origin: StepMessage, reason: str, dedup_id: str) -> StepMessage:

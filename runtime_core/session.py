@@ -25,7 +25,9 @@ USER_SPEAKER = "user"
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: BSON dates keep no more, so what a client gets live equals what it replays."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class SessionStatus(StrEnum):
