@@ -14,7 +14,10 @@ there is anything to do:
 
 After the commit the next step is enqueued under the new progress (running, or waiting with more inputs
 queued), or the chain stops (waiting for the user, completed, cancelled, max turns, or a failed model call:
-the session keeps its error and the next input or ``resume`` tries the step again). Re-arming a
+the session keeps its error and the next input or ``resume`` tries the step again). A ``retry`` (sent on
+``resume``) also runs a ``running`` session's next turn: that restarts a chain whose step failed every
+delivery and went to the dead-letter queue, and is a no-op for a live chain (the step is leased or already
+run). Re-arming a
 stale ``continue`` enqueues the current progress again: SQS drops it when the live chain already sent it,
 and it restarts a chain whose enqueue was lost between commit and send.
 """
@@ -99,7 +102,7 @@ def decide(
         input_id = message.dedup_id.removeprefix("in:")
         if input_id not in {p.input_id for p in pending}:
             return Decision(action="skip", why=f"input {input_id} already consumed")
-    elif message.reason == "retry" and state.error is None:
+    elif message.reason == "retry" and state.error is None and state.status != SessionStatus.running:
         return Decision(action="skip", why="nothing to retry: the last step did not fail")
     if needs_input(state, workflow):
         if pending:

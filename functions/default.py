@@ -253,8 +253,10 @@ def _resume(services: Services, tenant: Tenant, connection_id: str, frame: Resum
     # lost (clients drop a seq they already have).
     store.subscribe(tenant, connection_id, frame.session_id)
     events = store.events_after(tenant, frame.session_id, frame.after_seq, limit=MAX_REPLAY_EVENTS)
-    if state.error is not None:
-        # The last step failed (model error) and the chain stopped: resuming is how a client retries it.
+    if state.error is not None or state.status == SessionStatus.running:
+        # Resuming is how a client restarts a stopped chain: after a failed model call (the session keeps its
+        # error), or after a step that failed every delivery and went to the dead-letter queue. While the
+        # chain is alive this is harmless: the worker finds the step taken (leased) or already run.
         services.queue.enqueue(_step(tenant, frame.session_id, "retry", f"retry:{state.last_event_seq}"))
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id), *events]
 

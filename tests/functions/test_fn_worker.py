@@ -469,3 +469,36 @@ def test_a_failed_step_keeps_its_input_pending_and_does_not_loop(
     client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
     run_queue(aws)
     assert [(r.action, r.why) for r in worker.REPORTS] == [("run", "input")]
+
+
+def test_a_session_whose_step_was_dead_lettered_is_resumed_by_the_client(
+    aws: Any, services: Any, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client(aws, "conn-A")
+    client.connect()
+    session_id = _start(client)
+    real_commit = store.commit
+
+    def commit_fails(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(store, "commit", commit_fails)
+    for _ in range(3):  # every delivery fails until SQS moves the message to the dead-letter queue
+        response, messages = _deliver(aws)
+        assert len(response["batchItemFailures"]) == 1
+        aws.sqs.change_message_visibility(
+            QueueUrl=aws.url, ReceiptHandle=messages[0]["ReceiptHandle"], VisibilityTimeout=0
+        )
+    _delete(aws, aws.receive(max_messages=1))  # the dead-letter queue takes it
+    assert aws.depth() == 0
+    stuck = store.get_session(TENANT, session_id)
+    assert stuck.status == SessionStatus.running and stuck.error is None and stuck.last_event_seq == 0
+    assert [r["code"] for r in client.poll()] == ["step_failed"] * 3
+
+    monkeypatch.setattr(store, "commit", real_commit)
+    got = client.send({"type": "resume", "session_id": session_id, "after_seq": 0})
+    assert replies_of(got)[0]["type"] == "ack"
+    run_queue(aws)
+    events = events_of(client.poll())
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert store.get_session(TENANT, session_id).status == SessionStatus.awaiting_input
