@@ -16,8 +16,8 @@ After the commit the next step is enqueued under the new progress (running, or w
 queued), or the chain stops (waiting for the user, completed, cancelled, max turns, or a failed model call:
 the session keeps its error and the next input or ``resume`` tries the step again). A ``retry`` (sent on
 ``resume``) also runs a ``running`` session's next turn: that restarts a chain whose step failed every
-delivery and went to the dead-letter queue, and is a no-op for a live chain (the step is leased or already
-run). Re-arming a
+delivery and went to the dead-letter queue; in a live chain it only runs the turn that was due next, and the
+chain's own message then finds that turn done. Re-arming a
 stale ``continue`` enqueues the current progress again: SQS drops it when the live chain already sent it,
 and it restarts a chain whose enqueue was lost between commit and send.
 """

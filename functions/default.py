@@ -256,7 +256,7 @@ def _resume(services: Services, tenant: Tenant, connection_id: str, frame: Resum
     if state.error is not None or state.status == SessionStatus.running:
         # Resuming is how a client restarts a stopped chain: after a failed model call (the session keeps its
         # error), or after a step that failed every delivery and went to the dead-letter queue. While the
-        # chain is alive this is harmless: the worker finds the step taken (leased) or already run.
+        # chain is alive this is harmless: it runs at most the turn that was due next, never a turn twice.
         services.queue.enqueue(_step(tenant, frame.session_id, "retry", f"retry:{state.last_event_seq}"))
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id), *events]
 
