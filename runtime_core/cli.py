@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from runtime_core import __version__
 
-COMMANDS = ("validate", "schema", "run")
+COMMANDS = ("serve", "chat", "run", "validate", "schema")
 
 
 def build_parser() -> argparse.ArgumentParser:

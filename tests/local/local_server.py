@@ -1,0 +1,111 @@
+"""A ``mozaiks serve`` subprocess for the end-to-end tests: a free port, a temp data dir, the workflows.
+
+The server runs the real handlers from ``functions/`` on the embedded store (SQLite), the scripted model and
+the development secret, exactly as a developer would start it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / "workflows"
+ARTIFACTS = REPO / "tests" / "artifacts"
+START_TIMEOUT = 60.0
+
+
+class RunningServer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    port: int
+    token: str
+    data_dir: Path
+    banner: str
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def secret(self) -> str:
+        return (self.data_dir / "dev-secret").read_text().strip()
+
+
+class _Output:
+    """Drains the server's stdout (handlers log there) so it never blocks on a full pipe."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("ready: "):
+                self.ready.set()
+        self.ready.set()
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def serve_command() -> list[str]:
+    """``mozaiks serve`` as a module run; ``runtime_core.local`` is the same command outside the CLI."""
+    from runtime_core.cli import COMMANDS
+
+    if "serve" in COMMANDS:
+        return [sys.executable, "-m", "runtime_core", "serve"]
+    return [sys.executable, "-m", "runtime_core.local"]
+
+
+@contextmanager
+def running_server(work: Path, port: int = 0) -> Iterator[RunningServer]:
+    """Start the server with ``work`` as its working directory; stop it (and keep its log there) on exit."""
+    data_dir = work / ".mozaiks"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOZAIKS_", "MONGODB_", "OPENAI_", "POWERTOOLS_")) and k != "PYTHONPATH"
+    }
+    env.update({"PYTHONPATH": str(REPO), "MOZAIKS_LOCAL_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [*serve_command(), "--port", str(port), "--workflows", str(WORKFLOWS)],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = _Output(process)
+    try:
+        if not output.ready.wait(START_TIMEOUT) or process.poll() is not None:
+            raise RuntimeError(f"mozaiks serve did not start:\n{output.text()}")
+        banner = output.text()
+        port = int(re.search(r"^ready: listening on http://127\.0\.0\.1:(\d+)$", banner, re.M)[1])  # type: ignore[index]
+        token = re.search(r"^  token\s+(\S+)$", banner, re.M)[1]  # type: ignore[index]
+        yield RunningServer(port=port, token=token, data_dir=data_dir, banner=banner)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        with (work / "server.log").open("a") as log:
+            log.write(output.text() + "\n")
