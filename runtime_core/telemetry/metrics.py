@@ -80,3 +80,6 @@ def record_step_metrics(
     if step.error is not None:
         metrics.add_metadata(key="error", value=step.error)
     metrics.flush_metrics()
+    # Powertools skips its own clear when metrics are disabled (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV):
+    # without this, a warm container would pile up every step's values.
+    metrics.clear_metrics()

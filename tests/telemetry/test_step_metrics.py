@@ -93,3 +93,13 @@ def test_powertools_dev_mode_silently_disables_metrics(
     monkeypatch.setenv("POWERTOOLS_DEV", "true")
     record_step_metrics(metrics, "W", "app-1", USAGE, 1.0)
     assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_disabled_metrics_do_not_pile_up_in_a_warm_container(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for _ in range(3):
+        record_step_metrics(metrics, "W", "app-1", USAGE, 1.0)
+        assert metrics.metric_set == {}
+    assert emf_lines(capsys.readouterr().out) == []
