@@ -113,8 +113,8 @@ def serve(
     env["MOZAIKS_WORKFLOWS_DIR"] = str(workflows_dir)
     # The worker is told the Management API endpoint in AWS; locally the poster ignores it.
     env.setdefault("MOZAIKS_WS_CALLBACK_URL", f"http://localhost:{port}/local")
-    # Step metrics stay on: one EMF line per step, as in CloudWatch. (Powertools never clears a disabled
-    # metric set, POWERTOOLS_METRICS_DISABLED, so it would grow and warn on every step.)
+    # Step metrics stay on: one EMF line per step, as CloudWatch would receive it (POWERTOOLS_METRICS_DISABLED
+    # =true silences them).
     env.setdefault("POWERTOOLS_LOG_LEVEL", options.log_level.upper())
 
     local_store: LocalStore | None = None
