@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from runtime_core.console import describe
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_NO_TOKEN = 2
@@ -63,30 +65,6 @@ def resolve_token(explicit: str | None, data_dir: Path | None) -> str | None:
     return read_dev_token(data_dir or default_data_dir())
 
 
-def describe(event: dict[str, Any]) -> str | None:
-    """One line for a session event (None for events that need no line of their own)."""
-    kind = event.get("type")
-    if kind == "run_started":
-        return f"▶ {event['workflow']}: agents {', '.join(event['agents'])}"
-    if kind == "user_message":
-        return f"[you] {event['text']}"
-    if kind == "agent_message":
-        return f"[{event['agent']}] {event['content']}"
-    if kind == "tool_call":
-        flavour = "UI tool" if event.get("ui") else "tool"
-        call = event["call"]
-        return f"  [{event['agent']}] calls {flavour} {call['name']}({call['arguments']})"
-    if kind == "tool_result":
-        return f"    {event['name']} {'error' if event.get('is_error') else 'result'}: {event['content']}"
-    if kind == "handoff":
-        return f"  ⇢ {event['from_agent']} → {event['to']}"
-    if kind == "structured_output":
-        return f"[{event['agent']}] {event['model']}: {json.dumps(event['data'], ensure_ascii=False)}"
-    if kind == "run_completed":
-        return f"■ run {event['status']}" + (f": {event['reason']}" if event.get("reason") else "")
-    if kind == "error":
-        return f"! {event['code']}: {event['message']}"
-    return None
 
 
 def parse_ui_answer(line: str) -> dict[str, Any]:
@@ -168,7 +146,7 @@ class _Chat:
                 return status
 
     async def on_event(self, event: dict[str, Any]) -> int | None:
-        line = describe(event)
+        line = describe(event, you=True)
         if line:
             self.print(line)
         kind = event["type"]

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from runtime_core.console import describe
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_NOT_FOUND = 2
@@ -132,40 +134,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _print_events(events: list[Any], out: TextIO) -> None:
     for event in events:
-        line = _describe(event)
+        line = describe(event)
         if line:
             print(line, file=out)
 
 
-def _describe(event: Any) -> str | None:
-    kind = event.type
-    if kind == "run_started":
-        return f"  run started: agents {', '.join(event.agents)}"
-    if kind == "user_message":
-        return f"  [user] {event.text}"
-    if kind == "speaker_selected":
-        return f"  → {event.agent} (turn {event.turn})"
-    if kind == "agent_message":
-        return f"  [{event.agent}] {event.content}"
-    if kind == "tool_call":
-        flavour = "UI tool" if event.ui else "tool"
-        return f"  [{event.agent}] calls {flavour} {event.call.name}({event.call.arguments})"
-    if kind == "tool_result":
-        mark = "error" if event.is_error else "result"
-        return f"    {event.name} {mark}: {event.content}"
-    if kind == "handoff":
-        return f"  ⇢ handoff {event.from_agent} → {event.to} ({event.reason})"
-    if kind == "structured_output":
-        return f"  [{event.agent}] {event.model}: {json.dumps(event.data)}"
-    if kind == "input_request":
-        request = event.request
-        if request.kind == "ui_tool":
-            return f"  ? {request.tool_name} asks the user: {json.dumps(request.ui)}"
-        return "  ? waiting for the user"
-    if kind == "usage":
-        return f"    usage: +{event.prompt_tokens}/{event.completion_tokens} tokens"
-    if kind == "run_completed":
-        return f"  run {event.status}: {event.reason}"
-    if kind == "error":
-        return f"  ! {event.code}: {event.message}"
-    return None

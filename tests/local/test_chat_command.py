@@ -35,7 +35,7 @@ def test_chat_runs_trip_planner_with_a_ui_tool_answer(server: RunningServer) -> 
     assert "[Planner] Lisbon is a great choice." in text
     assert "calls UI tool choose_dates" in text
     assert "date_range_picker" in text
-    assert "⇢ Planner → Booker" in text
+    assert "⇢ handoff Planner → Booker" in text
     assert "TRIP-LIS-20260605" in text
     assert "■ run completed" in text
     assert text.rstrip().splitlines()[-1].startswith("usage: ")
@@ -62,7 +62,7 @@ def test_chat_resumes_a_session_and_reports_running_out_of_input(server: Running
     assert code == chat.EXIT_OK, text
     # The replay shows the earlier part once, then the run goes on.
     assert text.count("[you] Hi") == 1
-    assert "⇢ SupportAgent → EscalationAgent" in text
+    assert "⇢ handoff SupportAgent → EscalationAgent" in text
     assert "[EscalationAgent]" in text and "■ run completed" in text
 
 
@@ -103,7 +103,7 @@ def test_chat_survives_a_server_restart_mid_session(tmp_path: Path) -> None:
     assert result == [chat.EXIT_OK], text
     assert "… connection lost" in text and "… reconnected" in text
     assert text.count("[you] Hi") == 1
-    assert "⇢ SupportAgent → EscalationAgent" in text and "■ run completed" in text
+    assert "⇢ handoff SupportAgent → EscalationAgent" in text and "■ run completed" in text
 
 
 def test_chat_refused_with_a_bad_token(server: RunningServer) -> None:
