@@ -1,50 +1,12 @@
-"""``$connect``: verify the JWT, record the connection, accept the socket.
-
-The token comes from ``?token=`` or the ``Sec-WebSocket-Protocol`` offer ``mozaiks.jwt, <jwt>`` (browsers
-cannot set headers); the response echoes ``mozaiks.jwt`` in the second case or the browser drops the socket.
-A refused token gets 401/403 (503 when keys cannot be fetched) and nothing is stored. Nothing is ever posted
-from here: the connection is not open until this handler returns.
-"""
-
-from __future__ import annotations
+"""WebSocket ``$connect``: verify the JWT, record the connection (``runtime_core.routes.connect``)."""
 
 from typing import Any
 
-from functions._runtime import (
-    connection_id_of,
-    endpoint_of,
-    frame_settings,
-    logger,
-    request_id_of,
-    verifier,
-)
-from runtime_core.auth import AuthError, connect_response, extract_token, refusal_response
-from runtime_core.services import get_services
-from runtime_core.telemetry import bind_invocation, unbind_invocation
+from runtime_core.routes.connect import on_connect
+from runtime_core.wiring import Role, cold_start
+
+cold_start(Role.connect)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    log = logger()
-    try:
-        connection_id = connection_id_of(event)
-        bind_invocation(log, connection_id=connection_id, request_id=request_id_of(context))
-        try:
-            token = extract_token(event)
-            tenant = verifier().verify(token.token)
-        except AuthError as err:
-            log.info("connection refused", extra={"reason": str(err.reason), "status": err.status})
-            return refusal_response(err)
-        log.append_keys(app_id=tenant.app_id)
-        store = get_services().store
-        # Connection records expire on their own: $disconnect is best effort and may never arrive. The
-        # endpoint is kept for a worker that has no MOZAIKS_WS_CALLBACK_URL.
-        store.put_connection(
-            connection_id,
-            tenant,
-            ttl_seconds=frame_settings().connection_ttl_seconds,
-            endpoint=endpoint_of(event),
-        )
-        log.info("connected", extra={"token_source": token.source})
-        return connect_response(token.subprotocol)
-    finally:
-        unbind_invocation(log)
+    return on_connect(event, context)

@@ -1,13 +1,13 @@
-"""What the handlers in ``functions/`` run against: the store, the step queue and the poster.
+"""What the handlers run against: the settings, the store, the step queue and the posters.
 
-In Lambda they are built from environment variables once per container, on first use (each handler touches
-only what it needs, so ``$disconnect`` never builds a queue client). The local server and tests install their
-own: the same handlers then run on an embedded store, an in-process queue and open sockets.
+``Services()`` with no arguments is the production wiring: every collaborator is built, on first use,
+from the validated settings (``RuntimeSettings``: secrets resolved from their ARNs, one ``ConfigError``
+naming every bad variable). Nothing here ever starts an embedded database: that is the local server's
+choice, which installs its own services (an embedded store, an in-process queue, open sockets), as tests do.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +15,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runtime_core.config import RuntimeSettings
+
 if TYPE_CHECKING:
+    from runtime_core.auth import TokenVerifier
     from runtime_core.queue import StepQueue
     from runtime_core.store.protocol import SessionStore
     from runtime_core.transport.poster import Poster
@@ -25,70 +28,86 @@ if TYPE_CHECKING:
 PosterFactory = Callable[[str], "Poster"]
 
 
-def _default_store() -> SessionStore:
-    from runtime_core.store.factory import store_from_env
+def production_store(settings: RuntimeSettings) -> SessionStore:
+    """The MongoDB adapter on ``MONGODB_URI`` (or what its ARN holds); indexes ensured once per database."""
+    from runtime_core.store.mongo import MongoSessionStore, StoreSettings, connect
 
-    return store_from_env()
+    store_settings = settings.store
+    store = MongoSessionStore(
+        connect(store_settings.mongodb_uri.get_secret_value()), StoreSettings(db_name=store_settings.db_name)
+    )
+    store.ensure_indexes_if_needed()
+    return store
 
 
-def _default_queue() -> StepQueue:
+def production_queue(settings: RuntimeSettings) -> StepQueue:
     from runtime_core.queue.sqs import SqsStepQueue
 
-    url = os.environ.get("MOZAIKS_STEP_QUEUE_URL", "").strip()
-    if not url:
-        raise RuntimeError("MOZAIKS_STEP_QUEUE_URL is required: the SQS FIFO queue that carries steps")
-    return SqsStepQueue(url)
+    return SqsStepQueue(settings.queue.step_queue_url)
 
 
-def _default_poster_factory() -> PosterFactory:
+def production_posters(settings: RuntimeSettings) -> PosterFactory:
     from runtime_core.transport.management_api import ManagementApiPoster
 
     posters: dict[str, Poster] = {}
+    max_post_bytes = settings.frames.max_post_bytes
 
     def poster_for(endpoint: str) -> Poster:
         if endpoint not in posters:
-            posters[endpoint] = ManagementApiPoster(endpoint)
+            posters[endpoint] = ManagementApiPoster(endpoint, max_post_bytes=max_post_bytes)
         return posters[endpoint]
 
     return poster_for
 
 
-def _default_workflows_dir() -> Path:
-    return Path(os.environ.get("MOZAIKS_WORKFLOWS_DIR", "workflows"))
-
-
 @dataclass
 class Services:
-    """Lazily built collaborators; pass any of them to replace the AWS default."""
+    """Lazily built collaborators; pass any of them to replace the production one."""
 
-    store_factory: Callable[[], SessionStore] = _default_store
-    queue_factory: Callable[[], StepQueue] = _default_queue
-    poster_factory_factory: Callable[[], PosterFactory] = _default_poster_factory
-    workflows_dir: Path = field(default_factory=_default_workflows_dir)
+    store_factory: Callable[[], SessionStore] | None = None
+    queue_factory: Callable[[], StepQueue] | None = None
+    poster_factory_factory: Callable[[], PosterFactory] | None = None
+    workflows_dir: Path | None = None
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     _workflows: dict[str, tuple[tuple[float, ...], Workflow]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def store(self) -> SessionStore:
-        return self.store_factory()
+        return self.store_factory() if self.store_factory else production_store(self.settings)
 
     @cached_property
     def queue(self) -> StepQueue:
-        return self.queue_factory()
+        return self.queue_factory() if self.queue_factory else production_queue(self.settings)
 
     @cached_property
     def poster_for(self) -> PosterFactory:
-        return self.poster_factory_factory()
+        if self.poster_factory_factory:
+            return self.poster_factory_factory()
+        return production_posters(self.settings)
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        # Built once per container: it holds the parsed key or the JWKS cache.
+        from runtime_core.auth import TokenVerifier
+
+        return TokenVerifier(self.settings.jwt)
+
+    @cached_property
+    def workflows_root(self) -> Path:
+        if self.workflows_dir is not None:
+            return self.workflows_dir
+        return Path(self.settings.workflows.workflows_dir)
 
     def workflow(self, name: str) -> Workflow:
-        """Load (once per content change) the workflow named ``name`` under ``workflows_dir``.
+        """Load (once per content change) the workflow named ``name`` under the workflows directory.
 
         Raises ``KeyError`` for a name that is not a workflow folder and ``WorkflowValidationError`` for a
         broken one.
         """
         from runtime_core.workflow import load_workflow
 
-        root = self.workflows_dir / name
+        root = self.workflows_root / name
         # Only a plain folder name: a frame must never point the loader outside the workflows directory.
         if not name or "/" in name or "\\" in name or name.startswith(".") or not root.is_dir():
             raise KeyError(name)
@@ -103,9 +122,10 @@ class Services:
         return workflow
 
     def workflow_names(self) -> list[str]:
-        if not self.workflows_dir.is_dir():
+        root = self.workflows_root
+        if not root.is_dir():
             return []
-        return sorted(p.name for p in self.workflows_dir.iterdir() if (p / "orchestrator.yaml").is_file())
+        return sorted(p.name for p in root.iterdir() if (p / "orchestrator.yaml").is_file())
 
 
 _current: Services | None = None
@@ -113,6 +133,7 @@ _current_lock = threading.Lock()
 
 
 def get_services() -> Services:
+    """The process's services: the installed ones, or the production wiring built on first call."""
     global _current
     with _current_lock:
         if _current is None:
@@ -121,7 +142,7 @@ def get_services() -> Services:
 
 
 def install_services(services: Services | None) -> None:
-    """Replace the process-wide services (the local server, tests); ``None`` goes back to the defaults."""
+    """Replace the process-wide services (the local server, tests); ``None`` goes back to production."""
     global _current
     with _current_lock:
         _current = services

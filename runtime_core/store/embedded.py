@@ -1,7 +1,9 @@
 """The embedded MongoDB for local runs and tests: a mongoeco wire server in a background thread.
 
 Real pymongo talks to it over TCP, so the code under test is the production adapter. ``store_from_env`` picks
-``MONGODB_URI`` when set and this server (SQLite file under ``.mozaiks/``) otherwise.
+``MONGODB_URI`` when set and this server (SQLite file under ``.mozaiks/``) otherwise: for local runs only.
+Lambda never imports this module (mongoeco is not in the Lambda layer); its store is built by
+``runtime_core.services.production_store`` from the validated configuration.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal
 
-from pymongo import MongoClient
-
-from runtime_core.store.mongo import MongoSessionStore, StoreSettings
+from runtime_core.store.mongo import MongoSessionStore, StoreSettings, connect
 
 DEFAULT_SQLITE_PATH = Path(".mozaiks") / "store.sqlite3"
 
@@ -99,11 +99,6 @@ def start_embedded(
     thread.start()
     server, uri = started.result(timeout=60)
     return EmbeddedServer(server, uri, loop, thread)
-
-
-def connect(uri: str) -> MongoClient[dict[str, Any]]:
-    # tz_aware: stored datetimes come back as UTC-aware, like the pydantic models that wrote them.
-    return MongoClient(uri, tz_aware=True)
 
 
 def store_from_env(

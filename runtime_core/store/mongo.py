@@ -89,6 +89,15 @@ class StoreSettings(BaseModel):
     commit_attempts: int = Field(default=8, gt=0)
 
 
+# Bump when ensure_indexes changes: a database whose marker differs gets its indexes ensured again.
+INDEX_VERSION = 1
+
+
+def connect(uri: str) -> MongoClient[dict[str, Any]]:
+    # tz_aware: stored datetimes come back as UTC-aware, like the pydantic models that wrote them.
+    return MongoClient(uri, tz_aware=True)
+
+
 def _seq_id(session_id: str, seq: int) -> str:
     return f"{session_id}/{seq:0{_SEQ_WIDTH}d}"
 
@@ -167,6 +176,7 @@ class MongoSessionStore:
         self.connections = self.db["connections"]
         self.usage = self.db["usage"]
         self.usage_daily = self.db["usage_daily"]
+        self.meta = self.db["meta"]
 
     def now(self) -> datetime:
         # BSON dates keep milliseconds: truncate so what we compare is what we stored.
@@ -251,6 +261,23 @@ class MongoSessionStore:
         self._ensure_ttl(self.events, "created_at", s.event_retention_seconds)
         self._ensure_ttl(self.sessions, "updated_at", s.session_retention_seconds)
         self._ensure_ttl(self.messages, "created_at", s.session_retention_seconds)
+
+    def _index_fingerprint(self) -> str:
+        s = self.settings
+        return f"v{INDEX_VERSION}:events={s.event_retention_seconds}:sessions={s.session_retention_seconds}"
+
+    def ensure_indexes_if_needed(self) -> bool:
+        """``ensure_indexes`` once per database and index version, not at every cold start: one read when the
+        marker matches. Returns True when the indexes were (re)created."""
+        fingerprint = self._index_fingerprint()
+        marker = self.meta.find_one({"_id": "indexes"})
+        if marker is not None and marker.get("fingerprint") == fingerprint:
+            return False
+        self.ensure_indexes()
+        self.meta.replace_one(
+            {"_id": "indexes"}, {"fingerprint": fingerprint, "ensured_at": self.now()}, upsert=True
+        )
+        return True
 
     def _ensure_ttl(self, collection: Any, field: str, seconds: int | None) -> None:
         name = f"ttl_{field}"

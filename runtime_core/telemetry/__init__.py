@@ -1,6 +1,12 @@
 """Powertools logger and metrics setup, and the per-step usage metrics."""
 
-from runtime_core.telemetry.logger import CORRELATION_KEYS, bind_invocation, build_logger, unbind_invocation
+from runtime_core.telemetry.logger import (
+    CORRELATION_KEYS,
+    bind_invocation,
+    build_logger,
+    runtime_logger,
+    unbind_invocation,
+)
 from runtime_core.telemetry.metrics import StepMetrics, build_metrics, record_step_metrics
 
 __all__ = [
@@ -10,5 +16,6 @@ __all__ = [
     "build_logger",
     "build_metrics",
     "record_step_metrics",
+    "runtime_logger",
     "unbind_invocation",
 ]

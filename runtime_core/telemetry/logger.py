@@ -7,6 +7,7 @@ carry the previous caller's session or tenant.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import IO
 
 from aws_lambda_powertools import Logger
@@ -17,6 +18,12 @@ CORRELATION_KEYS = ("connection_id", "session_id", "app_id", "request_id")
 def build_logger(service: str | None = None, stream: IO[str] | None = None) -> Logger:
     """One per container; ``service`` defaults to POWERTOOLS_SERVICE_NAME (set per function)."""
     return Logger(service=service, stream=stream, utc=True)
+
+
+@cache
+def runtime_logger() -> Logger:
+    """The container's logger, shared by every handler of the process (built on first use)."""
+    return build_logger()
 
 
 def bind_invocation(

@@ -11,12 +11,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from runtime_core.config import (
     ConfigError,
+    EndpointSettings,
     FrameSettings,
     JwtSettings,
+    ModelSettings,
     QueueSettings,
     StoreSettings,
     TelemetrySettings,
     WorkerSettings,
+    WorkflowSettings,
     clear_secret_cache,
 )
 
@@ -167,7 +170,8 @@ def test_each_group_reads_only_its_own_variables() -> None:
     # The worker's environment has no JWT settings; the connect handler's has no queue: both load fine.
     assert QueueSettings.from_env({"MOZAIKS_STEP_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo"})
     assert JwtSettings.from_env({"MOZAIKS_JWT_SECRET": SECRET})
-    assert WorkerSettings.from_env({}).workflows_dir == "workflows"
+    assert WorkerSettings.from_env({}).lease_seconds == 330
+    assert WorkflowSettings.from_env({}).workflows_dir == "workflows"
 
 
 @pytest.mark.parametrize(
@@ -198,7 +202,8 @@ def test_each_group_reads_only_its_own_variables() -> None:
             "MOZAIKS_STEP_LEASE_SECONDS",
             "between 10 and 3600",
         ),
-        (WorkerSettings, {"MOZAIKS_WS_CALLBACK_URL": "wss://x/prod"}, "MOZAIKS_WS_CALLBACK_URL", "https://"),
+        (EndpointSettings, {"MOZAIKS_WS_CALLBACK_URL": "wss://x/prod"}, "MOZAIKS_WS_CALLBACK_URL", "https://"),
+        (ModelSettings, {"MOZAIKS_MODEL": "gpt"}, "MOZAIKS_MODEL", "'scripted' or unset"),
         (FrameSettings, {"MOZAIKS_MAX_FRAME_BYTES": "999999"}, "MOZAIKS_MAX_FRAME_BYTES", "between 1024"),
         (
             TelemetrySettings,

@@ -14,7 +14,8 @@ from typing import Any
 import jwt
 import pytest
 
-from functions import _models, _runtime, worker
+from runtime_core.telemetry import runtime_logger
+from runtime_core.worker import models
 from runtime_core.services import Services, install_services
 from runtime_core.transport import management_api
 
@@ -57,10 +58,8 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("POWERTOOLS_DEV", "POWERTOOLS_METRICS_DISABLED"):
         monkeypatch.delenv(name, raising=False)
     _reset_logger()
-    _runtime.reset_caches()
-    worker.settings.cache_clear()
-    worker.metrics.cache_clear()
-    _models.clear_cache()
+    runtime_logger.cache_clear()
+    models.clear_cache()
     monkeypatch.setattr(management_api, "_CLIENTS", {})
     yield
     install_services(None)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from functions import worker
+from runtime_core.worker import sqs_batch
 from runtime_core.session import SessionStatus, Tenant
 from tests.functions.harness import Client, events_of, replies_of, run_queue
 
@@ -37,7 +38,7 @@ def test_customer_support_end_to_end(
     session_id = got[0]["session_id"]
     assert aws.depth() == 1
 
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     run_queue(aws)
     first = events_of(alice.poll())
     assert [e["type"] for e in first] == [
@@ -107,7 +108,7 @@ def test_customer_support_end_to_end(
     assert len(store.history(TENANT, session_id)) == 10
 
     # Constant cost: every step that produced events posted exactly once per subscribed connection.
-    ran = [r for r in worker.REPORTS if r.action == "run"]
+    ran = [r for r in sqs_batch.REPORTS if r.action == "run"]
     assert ran and all(r.posts == r.connections for r in ran)
     assert sum(r.events for r in ran) == len(events)
 
@@ -167,8 +168,8 @@ def test_a_retried_start_finds_its_session_and_runs_once(aws: Any, services: Any
     assert (first["duplicate"], again["duplicate"]) == (False, True)
     assert again["session_id"] == first["session_id"]
     assert aws.depth() == 1
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     run_queue(aws)
-    assert [r.why for r in worker.REPORTS if r.action == "run"] == ["input", "agent turn"]
+    assert [r.why for r in sqs_batch.REPORTS if r.action == "run"] == ["input", "agent turn"]
     assert [s.session_id for s in store.list_sessions(TENANT)] == [first["session_id"]]
     assert [e["type"] for e in events_of(alice.poll())].count("user_message") == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from functions import _models
+from runtime_core.worker import models as _models
 from runtime_core.llm.provider import ModelConfigError, OpenAIModel
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.services import Services, install_services

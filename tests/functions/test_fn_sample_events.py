@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from functions import connect, default, disconnect, worker
+from runtime_core.worker import sqs_batch
 from runtime_core.services import get_services
 from runtime_core.session import SessionStatus, Tenant, new_session
 from tests.functions.conftest import sample
@@ -42,7 +43,7 @@ def test_the_sample_events_drive_a_session(
 
     response = worker.handler(sample("worker_sqs.json"), LambdaContext("worker"))
     assert response == {"batchItemFailures": []}
-    assert worker.REPORTS[-1].action == "run" and worker.REPORTS[-1].why == "input"
+    assert sqs_batch.REPORTS[-1].action == "run" and sqs_batch.REPORTS[-1].why == "input"
     events = events_of(client.poll())
     assert events[1] == {
         **events[1],

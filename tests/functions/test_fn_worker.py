@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from functions import worker
+from runtime_core.worker import sqs_batch
 from runtime_core.services import Services, install_services
 from runtime_core.session import SessionStatus, Tenant
 from runtime_core.transport import InMemoryPoster, ManagementApiPoster, Reassembler, management_api
@@ -44,23 +45,23 @@ def test_a_redelivered_message_runs_its_step_once(aws: Any, services: Any, store
     session_id = _start(client)
     response, messages = _deliver(aws)  # the start: consumes the first message, the session keeps running
     assert response == {"batchItemFailures": []}
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     # The start delivered again: the session has started, the message does nothing.
     assert worker.handler(aws.sqs_event(messages), LambdaContext("worker")) == {"batchItemFailures": []}
-    assert [(r.action, r.why) for r in worker.REPORTS] == [("skip", "already started")]
+    assert [(r.action, r.why) for r in sqs_batch.REPORTS] == [("skip", "already started")]
     _delete(aws, messages)
 
     continue_messages = aws.receive(max_messages=1)
     event = aws.sqs_event(continue_messages)
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     assert worker.handler(event, LambdaContext("worker")) == {"batchItemFailures": []}
     after_first = store.get_session(TENANT, session_id)
     # The same record again (SQS redelivers when the delete is lost): nothing runs twice.
     assert worker.handler(event, LambdaContext("worker")) == {"batchItemFailures": []}
     _delete(aws, continue_messages)
 
-    assert [r.action for r in worker.REPORTS] == ["run", "skip"]
-    assert worker.REPORTS[1].why.startswith("stale")
+    assert [r.action for r in sqs_batch.REPORTS] == ["run", "skip"]
+    assert sqs_batch.REPORTS[1].why.startswith("stale")
     after_second = store.get_session(TENANT, session_id)
     assert after_second.last_event_seq == after_first.last_event_seq
     assert len(store.history(TENANT, session_id)) == 4
@@ -142,12 +143,12 @@ def test_gone_connections_are_forgotten_and_the_others_still_get_the_step(
     session_id = _start(alice)
     poster.disconnect("conn-A")
     bob.send({"type": "resume", "session_id": session_id, "after_seq": 0})
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     run_queue(aws)
 
     assert store.get_connection("conn-A") is None
     assert store.get_connection("conn-B") is not None
-    assert worker.REPORTS[0].gone == 1
+    assert sqs_batch.REPORTS[0].gone == 1
     received = [m for m in poster.received("conn-B") if "seq" in m]
     assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
     assert received[-1]["type"] == "input_request"
@@ -299,7 +300,7 @@ def test_inputs_sent_while_a_step_runs_are_queued_and_consumed_in_order(
         }
     )
     assert replies_of(got)[0]["duplicate"] is False
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     run_queue(aws)
     events = events_of(client.poll())
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
@@ -308,7 +309,7 @@ def test_inputs_sent_while_a_step_runs_are_queued_and_consumed_in_order(
     second = [e["type"] for e in events].index("input_request")
     assert events[second + 1]["type"] == "user_message"  # consumed right after the session asked
     assert store.get_session(TENANT, session_id).status == SessionStatus.awaiting_input
-    assert all(r.action in ("run", "skip") for r in worker.REPORTS)
+    assert all(r.action in ("run", "skip") for r in sqs_batch.REPORTS)
 
 
 def test_one_failing_session_does_not_hold_back_another_in_the_same_batch(
@@ -332,12 +333,12 @@ def test_one_failing_session_does_not_hold_back_another_in_the_same_batch(
     messages = aws.receive()
     groups = [m["Attributes"]["MessageGroupId"] for m in messages]
     assert sorted(groups) == sorted([doomed, doomed, healthy])
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     response = worker.handler(aws.sqs_event(messages), LambdaContext("worker"))
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     # The doomed session's later message is failed unprocessed (its order is kept); the other session ran.
     assert failed == {m["MessageId"] for m in messages if m["Attributes"]["MessageGroupId"] == doomed}
-    assert [r.session_id for r in worker.REPORTS] == [healthy]
+    assert [r.session_id for r in sqs_batch.REPORTS] == [healthy]
     assert store.get_session(Tenant(app_id="app-2", user_id="user-2"), healthy).last_event_seq == 7
 
 
@@ -354,11 +355,11 @@ def test_a_commit_refused_for_a_lost_lease_is_not_retried(
         raise LeaseLost("the lease expired and another delivery claimed the session")
 
     monkeypatch.setattr(store, "commit", lost)
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     response, _ = _deliver(aws)
     # The delivery that holds the lease now owns the step: this one neither retries nor posts.
     assert response == {"batchItemFailures": []}
-    assert worker.REPORTS[-1].action == "lost"
+    assert sqs_batch.REPORTS[-1].action == "lost"
     assert client.poll() == [] and aws.depth() == 1  # only the in-flight message itself
     assert store.get_session(TENANT, session_id).last_event_seq == 0
 
@@ -409,11 +410,11 @@ def test_a_failed_model_call_stops_the_chain_and_resume_retries_it(
     assert state.status == SessionStatus.running and state.error is not None
     assert aws.depth() == 0  # the chain stopped: retrying at once would fail the same way
 
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     got = client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
     assert replies_of(got)[0]["type"] == "ack"
     run_queue(aws)
-    assert [(r.action, r.why) for r in worker.REPORTS] == [("run", "agent turn")]
+    assert [(r.action, r.why) for r in sqs_batch.REPORTS] == [("run", "agent turn")]
     retried = events_of(client.poll())
     assert retried[-1]["code"] == "script_exhausted" and retried[0]["seq"] == events[-1]["seq"] + 1
 
@@ -465,10 +466,10 @@ def test_a_failed_step_keeps_its_input_pending_and_does_not_loop(
     assert state.status == SessionStatus.awaiting_input and state.error is not None
     assert store.inputs.find_one({"input_id": "m-3"})["status"] == "in_progress"  # not consumed: retryable
 
-    worker.REPORTS.clear()
+    sqs_batch.REPORTS.clear()
     client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
     run_queue(aws)
-    assert [(r.action, r.why) for r in worker.REPORTS] == [("run", "input")]
+    assert [(r.action, r.why) for r in sqs_batch.REPORTS] == [("run", "input")]
 
 
 def test_a_session_whose_step_was_dead_lettered_is_resumed_by_the_client(

@@ -1,4 +1,4 @@
-"""What every handler shares: the logger, settings read once per container, posting control replies.
+"""What the WebSocket routes share: reading API Gateway events, and posting control replies.
 
 Nothing here imports boto3, pymongo or AG2 at module level: the services build their clients on first use.
 """
@@ -7,47 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from collections.abc import Mapping, Sequence
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from runtime_core.config import FrameSettings, JwtSettings
-from runtime_core.services import get_services
-from runtime_core.telemetry import build_logger
+from runtime_core.services import Services
+from runtime_core.telemetry import runtime_logger
 from runtime_core.transport import PostError, PostOutcome, callback_url_from_event
 from runtime_core.transport.framing import Message
-
-if TYPE_CHECKING:
-    from runtime_core.auth import TokenVerifier
-
-CALLBACK_URL_VARIABLE = "MOZAIKS_WS_CALLBACK_URL"
-
-
-@cache
-def logger() -> Logger:
-    return build_logger()
-
-
-@cache
-def frame_settings() -> FrameSettings:
-    return FrameSettings.from_env()
-
-
-@cache
-def verifier() -> TokenVerifier:
-    # Built once per container: it holds the parsed key or the JWKS cache.
-    from runtime_core.auth import TokenVerifier
-
-    return TokenVerifier(JwtSettings.from_env())
-
-
-def reset_caches() -> None:
-    """Forget settings read from the environment (tests change it between cases)."""
-    for cached in (logger, frame_settings, verifier):
-        cached.cache_clear()
 
 
 def request_context(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -62,12 +28,12 @@ def connection_id_of(event: Mapping[str, Any]) -> str:
     return connection_id
 
 
-def endpoint_of(event: Mapping[str, Any]) -> str:
+def endpoint_of(services: Services, event: Mapping[str, Any]) -> str:
     """The Management API endpoint of the caller's connection.
 
     MOZAIKS_WS_CALLBACK_URL wins: behind a custom domain, the event's domainName/stage is not the endpoint.
     """
-    configured = os.environ.get(CALLBACK_URL_VARIABLE, "").strip()
+    configured = services.settings.endpoint.callback_url
     return configured or callback_url_from_event(event)
 
 
@@ -89,20 +55,21 @@ def frame_body(event: Mapping[str, Any]) -> str | bytes:
     return body if isinstance(body, str | bytes) else str(body)
 
 
-def post(endpoint: str, connection_id: str, messages: Sequence[Message]) -> PostOutcome | None:
+def post(
+    services: Services, endpoint: str, connection_id: str, messages: Sequence[Message]
+) -> PostOutcome | None:
     """Post to one connection; a client that left (410) loses its connection record.
 
     Returns None when the post failed for another reason (throttled, forbidden): it is logged, never raised,
     because a reply that cannot be delivered must not turn into a failed invocation (API Gateway would
     report an error to a client we cannot reach anyway).
     """
-    services = get_services()
     try:
         outcome = services.poster_for(endpoint).post(connection_id, messages)
     except PostError as exc:
-        logger().warning("post failed", extra={"code": exc.code, "status": exc.status})
+        runtime_logger().warning("post failed", extra={"code": exc.code, "status": exc.status})
         return None
     if outcome.gone:
-        logger().info("connection gone; forgetting it")
+        runtime_logger().info("connection gone; forgetting it")
         services.store.delete_connection(connection_id)
     return outcome

@@ -31,13 +31,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from functions._runtime import logger
 from runtime_core.events import ErrorEvent
 from runtime_core.protocol import ErrorReply
 from runtime_core.queue import StepMessage
 from runtime_core.services import Services
 from runtime_core.session import SessionState, SessionStatus, Tenant, UsageTotals, UserInput
 from runtime_core.store.protocol import ClaimRefused, LeaseLost
+from runtime_core.telemetry import runtime_logger
 from runtime_core.transport import PostError
 from runtime_core.workflow import Workflow
 from runtime_core.workflow.spec import StartupMode
@@ -190,7 +190,7 @@ class StepWorker:
             )
         except Exception as exc:
             if isinstance(exc, LeaseLost):
-                logger().warning("lease lost before commit; another delivery owns the session")
+                runtime_logger().warning("lease lost before commit; another delivery owns the session")
                 return StepReport(session_id=message.session_id, action="lost", why="lease lost")
             self._fail(claim, message, state, exc, (time.perf_counter() - started) * 1000)
             raise
@@ -212,7 +212,7 @@ class StepWorker:
         if result.state.error is None and (result.enqueue_next or waiting_with_input):
             report.enqueued = progress(committed.message_count, committed.last_event_seq)
             self.services.queue.enqueue(_message(message, "continue", report.enqueued))
-        logger().info("step done", extra=report.model_dump())
+        runtime_logger().info("step done", extra=report.model_dump())
         return report
 
     def _workflow(self, state: SessionState) -> Workflow | None:
@@ -221,13 +221,15 @@ class StepWorker:
         try:
             workflow = self.services.workflow(state.workflow_name)
         except (KeyError, WorkflowValidationError) as exc:
-            logger().error(
+            runtime_logger().error(
                 "workflow cannot be loaded", extra={"workflow": state.workflow_name, "error": str(exc)}
             )
             return None
         if workflow.content_hash != state.workflow_hash:
             # Deployments may change a workflow under running sessions; say so, but go on with the new one.
-            logger().warning("workflow changed since the session started", extra={"workflow": workflow.name})
+            runtime_logger().warning(
+                "workflow changed since the session started", extra={"workflow": workflow.name}
+            )
         return workflow
 
     def _run(self, decision: Decision, state: SessionState, workflow: Workflow) -> Any:
@@ -260,14 +262,16 @@ class StepWorker:
             report.connections += 1
             endpoint = self._endpoint(connection_id)
             if endpoint is None:
-                logger().error("no Management API endpoint: set MOZAIKS_WS_CALLBACK_URL")
+                runtime_logger().error("no Management API endpoint: set MOZAIKS_WS_CALLBACK_URL")
                 return
             try:
                 outcome = self.services.poster_for(endpoint).post(connection_id, events)
             except PostError as exc:
                 # The events are stored: the client gets them when it resumes. A post failure must not
                 # fail (and so redo) a step that is already committed.
-                logger().warning("post failed", extra={"connection_id": connection_id, "code": exc.code})
+                runtime_logger().warning(
+                    "post failed", extra={"connection_id": connection_id, "code": exc.code}
+                )
                 continue
             report.posts += outcome.posts
             if outcome.gone:
@@ -284,11 +288,11 @@ class StepWorker:
     def _fail(
         self, claim: Any, message: StepMessage, state: SessionState, exc: Exception, duration_ms: float
     ) -> None:
-        logger().exception("step failed; the delivery will be retried")
+        runtime_logger().exception("step failed; the delivery will be retried")
         try:
             self.services.store.release(claim)
         except Exception:
-            logger().exception("could not release the claim; its lease will expire")
+            runtime_logger().exception("could not release the claim; its lease will expire")
         notice = ErrorReply(
             code="step_failed",
             message=f"a step failed and will be retried ({type(exc).__name__})",
@@ -301,7 +305,7 @@ class StepWorker:
                 Tenant(app_id=message.app_id, user_id=message.user_id), message.session_id, [notice], report
             )
         except Exception:
-            logger().exception("could not post the failure notice")
+            runtime_logger().exception("could not post the failure notice")
         self.on_metrics(
             state.workflow_name, message.app_id, UsageTotals(), duration_ms, "step_failed", message
         )

@@ -1,26 +1,20 @@
-"""Runtime configuration read from environment variables, validated once at cold start.
+"""The settings groups, each validated from the environment on its own.
 
-Each handler loads only the groups it needs (the connect handler needs ``JwtSettings``, the worker does not),
-so a missing variable fails the function that uses it and no other. Every problem names the variable to fix,
-and all problems are reported at once.
-
-Secrets convention: a variable ``NAME`` may instead be given as ``NAME_ARN``, the ARN of a Secrets Manager
-secret (its SecretString is the value) or of an SSM parameter (``arn:aws:ssm:REGION:ACCOUNT:parameter/NAME``,
-decrypted). It is resolved with boto3 when the settings are loaded and cached for the life of the container.
-Setting both ``NAME`` and ``NAME_ARN`` is an error. This applies to ``MONGODB_URI`` and
-``MOZAIKS_JWT_SECRET``. (CloudFormation ``{{resolve:...}}`` references are not used: they would put the plain
-secret into the function's environment, visible to anyone who can read the function configuration.)
+Each handler loads only the groups its role needs (the connect handler needs ``JwtSettings``, the worker does
+not), so a missing variable fails the function that uses it and no other. Every problem names the variable to
+fix, and all problems of a group are reported at once. Which variables exist, and what unset means for each,
+is ``runtime_core.config.variables``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Mapping
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from runtime_core.config.reader import Environ, Reader, SecretFetcher
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset(
@@ -31,126 +25,6 @@ MIN_HMAC_SECRET_BYTES = 32
 
 API_GATEWAY_MAX_MESSAGE_BYTES = 128 * 1024
 API_GATEWAY_MAX_FRAME_BYTES = 32 * 1024
-
-Environ = Mapping[str, str]
-SecretFetcher = Callable[[str], str]
-
-
-class ConfigProblem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    variable: str
-    message: str
-
-
-class ConfigError(ValueError):
-    """Configuration is missing or contradictory. ``problems`` name each variable to fix."""
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  {p.variable}: {p.message}" for p in problems)
-        super().__init__(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")
-
-    @property
-    def variables(self) -> list[str]:
-        return [p.variable for p in self.problems]
-
-
-# --- secrets ---
-
-_SECRET_CACHE: dict[str, str] = {}
-_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(?P<service>secretsmanager|ssm):(?P<region>[a-z0-9-]+):\d{12}:(?P<rest>.+)$"
-)
-
-
-def fetch_secret(arn: str) -> str:
-    """Resolve a Secrets Manager or SSM parameter ARN, once per container (warm calls hit a cache)."""
-    if arn in _SECRET_CACHE:
-        return _SECRET_CACHE[arn]
-    match = _ARN.match(arn)
-    if match is None:
-        raise ValueError("is not a Secrets Manager or SSM parameter ARN")
-    # boto3 is imported here, not at module level: handlers that need no secret never pay for it.
-    import boto3
-
-    region = match["region"]
-    if match["service"] == "secretsmanager":
-        response = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
-        value = response.get("SecretString")
-        if value is None:
-            raise ValueError("the secret has no SecretString (binary secrets are not supported)")
-    else:
-        rest = match["rest"]
-        if not rest.startswith("parameter/"):
-            raise ValueError("an SSM ARN must name a parameter (…:parameter/NAME)")
-        name = "/" + rest.removeprefix("parameter/").lstrip("/")
-        client = boto3.client("ssm", region_name=region)
-        value = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    _SECRET_CACHE[arn] = value
-    return value
-
-
-def clear_secret_cache() -> None:
-    _SECRET_CACHE.clear()
-
-
-class _Reader:
-    """Reads variables and collects every problem, so one failed deploy shows them all."""
-
-    def __init__(self, env: Environ | None, fetch: SecretFetcher | None) -> None:
-        self.env: Environ = os.environ if env is None else env
-        self.fetch = fetch_secret if fetch is None else fetch
-        self.problems: list[ConfigProblem] = []
-
-    def fail(self, variable: str, message: str) -> None:
-        self.problems.append(ConfigProblem(variable=variable, message=message))
-
-    def text(self, name: str, default: str | None = None) -> str | None:
-        # An empty value means unset: CloudFormation cannot omit a variable from a parameter, only blank it.
-        value = self.env.get(name, "").strip()
-        return value or default
-
-    def required(self, name: str, hint: str) -> str:
-        value = self.text(name)
-        if value is None:
-            self.fail(name, f"is required ({hint})")
-            return ""
-        return value
-
-    def secret(self, name: str) -> str | None:
-        """``NAME`` directly or ``NAME_ARN`` resolved; both is a contradiction."""
-        direct, arn_name = self.text(name), f"{name}_ARN"
-        arn = self.text(arn_name)
-        if direct and arn:
-            self.fail(name, f"set either {name} or {arn_name}, not both")
-            return None
-        if arn is None:
-            return direct
-        try:
-            return self.fetch(arn)
-        except Exception as exc:  # any SDK or parse failure must name the variable, not crash the import
-            self.fail(arn_name, f"cannot be resolved: {exc}")
-            return None
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.fail(name, f"must be an integer, got {raw!r}")
-            return default
-        if not low <= value <= high:
-            self.fail(name, f"must be between {low} and {high}, got {value}")
-            return default
-        return value
-
-    def done(self) -> None:
-        if self.problems:
-            raise ConfigError(self.problems)
-
 
 _SETTINGS = ConfigDict(frozen=True, extra="forbid")
 _CLAIM_NAME = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
@@ -184,7 +58,7 @@ class JwtSettings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
-        r = _Reader(env, fetch)
+        r = Reader(env, fetch)
         before = len(r.problems)
         secret = r.secret("MOZAIKS_JWT_SECRET")
         # A secret that could not be read is already reported; the key checks below would only add noise.
@@ -312,7 +186,7 @@ class StoreSettings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
-        r = _Reader(env, fetch)
+        r = Reader(env, fetch)
         uri = r.secret("MONGODB_URI")
         if uri is None and not r.problems:
             r.fail("MONGODB_URI", "is required (or MONGODB_URI_ARN: a Secrets Manager / SSM parameter ARN)")
@@ -335,7 +209,7 @@ class QueueSettings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> Self:
-        r = _Reader(env, None)
+        r = Reader(env, None)
         url = r.required("MOZAIKS_STEP_QUEUE_URL", "the SQS FIFO step queue URL")
         if url and not url.endswith(".fifo"):
             r.fail(
@@ -347,18 +221,30 @@ class QueueSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """What the step worker needs besides the store and the queue."""
+    """What the step worker needs besides the store, the queue and the endpoint."""
 
     model_config = _SETTINGS
 
-    workflows_dir: str = "workflows"
-    callback_url: str | None = None
     lease_seconds: int = Field(default=330, ge=10, le=3600)
-    metrics_namespace: str = "MozaiksAI"
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> Self:
-        r = _Reader(env, None)
+        r = Reader(env, None)
+        lease = r.integer("MOZAIKS_STEP_LEASE_SECONDS", 330, 10, 3600)
+        r.done()
+        return cls(lease_seconds=lease)
+
+
+class EndpointSettings(BaseModel):
+    """Where events are posted: the Management API endpoint, when it cannot be taken from the event."""
+
+    model_config = _SETTINGS
+
+    callback_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = Reader(env, None)
         callback = r.text("MOZAIKS_WS_CALLBACK_URL")
         if callback and urlsplit(callback).scheme not in ("https", "http"):
             r.fail(
@@ -366,14 +252,43 @@ class WorkerSettings(BaseModel):
                 "must be the https://{api}.execute-api.{region}.amazonaws.com/{stage} "
                 "Management API endpoint",
             )
-        values = {
-            "workflows_dir": r.text("MOZAIKS_WORKFLOWS_DIR", "workflows"),
-            "callback_url": callback,
-            "lease_seconds": r.integer("MOZAIKS_STEP_LEASE_SECONDS", 330, 10, 3600),
-            "metrics_namespace": _namespace(r),
-        }
         r.done()
-        return cls(**values)
+        return cls(callback_url=callback)
+
+
+class WorkflowSettings(BaseModel):
+    model_config = _SETTINGS
+
+    workflows_dir: str = "workflows"
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = Reader(env, None)
+        directory = r.text("MOZAIKS_WORKFLOWS_DIR", "workflows") or "workflows"
+        r.done()
+        return cls(workflows_dir=directory)
+
+
+class ModelSettings(BaseModel):
+    """Which model the worker's steps run on (see ``runtime_core.worker.models``)."""
+
+    model_config = _SETTINGS
+
+    scripted: bool = False
+    # Whether OPENAI_API_KEY (directly or from its ARN) is available; the key itself stays in the environment,
+    # where the OpenAI client reads it.
+    has_default_key: bool = False
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
+        r = Reader(env, fetch)
+        mode = (r.text("MOZAIKS_MODEL") or "").lower()
+        if mode not in ("", "scripted"):
+            r.fail("MOZAIKS_MODEL", f"must be 'scripted' or unset, got {mode!r}")
+        # Resolved now so that an unreadable key ARN fails the cold start, not the first model call.
+        key = r.secret("OPENAI_API_KEY")
+        r.done()
+        return cls(scripted=mode == "scripted", has_default_key=bool(key))
 
 
 class FrameSettings(BaseModel):
@@ -391,7 +306,7 @@ class FrameSettings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> Self:
-        r = _Reader(env, None)
+        r = Reader(env, None)
         values = {
             "max_frame_bytes": r.integer(
                 "MOZAIKS_MAX_FRAME_BYTES", API_GATEWAY_MAX_FRAME_BYTES, 1024, API_GATEWAY_MAX_MESSAGE_BYTES
@@ -413,13 +328,13 @@ class TelemetrySettings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> Self:
-        r = _Reader(env, None)
+        r = Reader(env, None)
         namespace = _namespace(r)
         r.done()
         return cls(metrics_namespace=namespace)
 
 
-def _namespace(r: _Reader) -> str:
+def _namespace(r: Reader) -> str:
     namespace = r.text("MOZAIKS_METRICS_NAMESPACE", "MozaiksAI") or "MozaiksAI"
     if not re.fullmatch(r"[A-Za-z0-9._#:/-]{1,255}", namespace) or namespace.startswith("AWS/"):
         r.fail("MOZAIKS_METRICS_NAMESPACE", f"is not a valid CloudWatch namespace: {namespace!r}")
