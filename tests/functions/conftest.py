@@ -14,10 +14,10 @@ from typing import Any
 import jwt
 import pytest
 
-from runtime_core.telemetry import runtime_logger
-from runtime_core.worker import models
 from runtime_core.services import Services, install_services
+from runtime_core.telemetry import runtime_logger
 from runtime_core.transport import management_api
+from runtime_core.worker import models
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "infra" / "events"

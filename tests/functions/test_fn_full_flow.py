@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from functions import worker
-from runtime_core.worker import sqs_batch
 from runtime_core.session import SessionStatus, Tenant
+from runtime_core.worker import sqs_batch
 from tests.functions.harness import Client, events_of, replies_of, run_queue
 
 TENANT = Tenant(app_id="app-1", user_id="user-1")

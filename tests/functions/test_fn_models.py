@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from runtime_core.worker import models as _models
 from runtime_core.llm.provider import ModelConfigError, OpenAIModel
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.services import Services, install_services
+from runtime_core.worker import models as _models
 from runtime_core.workflow import load_workflow
 from tests.functions.conftest import WORKFLOWS
 from tests.functions.harness import Client, events_of, replies_of, run_queue

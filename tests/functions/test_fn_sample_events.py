@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from functions import connect, default, disconnect, worker
-from runtime_core.worker import sqs_batch
 from runtime_core.services import get_services
 from runtime_core.session import SessionStatus, Tenant, new_session
+from runtime_core.worker import sqs_batch
 from tests.functions.conftest import sample
 from tests.functions.harness import Client, LambdaContext, events_of
 

@@ -9,10 +9,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from functions import worker
-from runtime_core.worker import sqs_batch
 from runtime_core.services import Services, install_services
 from runtime_core.session import SessionStatus, Tenant
 from runtime_core.transport import InMemoryPoster, ManagementApiPoster, Reassembler, management_api
+from runtime_core.worker import sqs_batch
 from tests.functions.conftest import ENDPOINT, REGION
 from tests.functions.harness import Client, LambdaContext, events_of, replies_of, run_queue
 
