@@ -52,7 +52,9 @@ class RuntimeSettings:
 
     def require(self, groups: Iterable[Group]) -> None:
         problems: list[ConfigProblem] = []
-        for group in groups:
+        wanted = set(groups)
+        # In the declaration order of Group, so the same problems always read the same way.
+        for group in [g for g in Group if g in wanted]:
             try:
                 self.group(group)
             except ConfigError as exc:
