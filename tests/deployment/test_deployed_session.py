@@ -59,8 +59,14 @@ def local_server_events(work: Path) -> list[dict[str, Any]]:
         await client.close()
         return list(client.log.events)
 
-    with running_server(work) as server:
-        return asyncio.run(converse(server.ws_url, server.token))
+    # A private loop: asyncio.run would leave the thread without an event loop, and Mangum (the HTTP API tests
+    # that may run next in this process) asks for the current one.
+    loop = asyncio.new_event_loop()
+    try:
+        with running_server(work) as server:
+            return loop.run_until_complete(converse(server.ws_url, server.token))
+    finally:
+        loop.close()
 
 
 def test_a_whole_session_through_the_built_functions(stack: Stack, mongo_uri: str, tmp_path: Path) -> None:
