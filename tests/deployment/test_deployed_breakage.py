@@ -38,12 +38,12 @@ def error_lines(invocation: Invocation) -> list[dict[str, Any]]:
 
 def test_a_module_missing_from_the_build_fails_the_invocation(stack: Stack, tmp_path: Path) -> None:
     broken = artifact_copy(stack.artifacts, "DisconnectFunction", tmp_path)
-    (broken.task_root("DisconnectFunction") / "runtime_core" / "store" / "mongo.py").unlink()
+    (broken.task_root("DisconnectFunction") / "runtime_core" / "store" / "mongo" / "steps.py").unlink()
     invocation = stack.invoke(
         "functions/disconnect.handler", stack.disconnect_event(connection_id()), artifacts=broken
     )
     assert invocation.phase in ("init", "invoke")
-    assert "ModuleNotFoundError: No module named 'runtime_core.store.mongo'" in (invocation.error or "")
+    assert "ModuleNotFoundError: No module named 'runtime_core.store.mongo.steps'" in (invocation.error or "")
     # The intact artifact serves the same event.
     assert stack.invoke("functions/disconnect.handler", stack.disconnect_event(connection_id())).ok()
 

@@ -1,0 +1,80 @@
+"""WebSocket connections: tenant, subscribed sessions, expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from runtime_core.session import (
+    Tenant,
+)
+from runtime_core.store.mongo.base import StoreBase
+from runtime_core.store.mongo.documents import (
+    aware,
+    tenant_filter,
+)
+from runtime_core.store.protocol import (
+    Connection,
+)
+
+
+class ConnectionsMixin(StoreBase):
+    # ------------------------------------------------------------------ connections
+    def put_connection(
+        self,
+        connection_id: str,
+        tenant: Tenant,
+        ttl_seconds: float | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        now = self.now()
+        ttl = ttl_seconds if ttl_seconds is not None else self.settings.connection_ttl_seconds
+        self.connections.replace_one(
+            {"_id": connection_id},
+            {
+                **tenant_filter(tenant),
+                "session_ids": [],
+                "endpoint": endpoint,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=ttl),
+            },
+            upsert=True,
+        )
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        doc = self.connections.find_one({"_id": connection_id, "expires_at": {"$gt": self.now()}})
+        if doc is None:
+            return None
+        return Connection(
+            connection_id=doc["_id"],
+            tenant=Tenant(app_id=doc["app_id"], user_id=doc["user_id"]),
+            session_ids=doc.get("session_ids", []),
+            endpoint=doc.get("endpoint"),
+            created_at=aware(doc["created_at"]),
+            expires_at=aware(doc["expires_at"]),
+        )
+
+    def delete_connection(self, connection_id: str) -> None:
+        self.connections.delete_one({"_id": connection_id})
+
+    def subscribe(self, tenant: Tenant, connection_id: str, session_id: str) -> None:
+        """Add a session to the connection's bounded list (oldest dropped first)."""
+        self._session_doc(tenant, session_id, {"_id": 1})
+        result = self.connections.update_one(
+            {"_id": connection_id, **tenant_filter(tenant), "session_ids": {"$ne": session_id}},
+            {"$push": {"session_ids": {"$each": [session_id], "$slice": -self.settings.max_subscriptions}}},
+        )
+        if (
+            result.matched_count == 0
+            and self.connections.count_documents({"_id": connection_id, **tenant_filter(tenant)}, limit=1)
+            == 0
+        ):
+            raise LookupError(f"connection {connection_id!r} not found")
+
+    def live_connections(self, tenant: Tenant, session_id: str) -> list[str]:
+        return [
+            d["_id"]
+            for d in self.connections.find(
+                {"session_ids": session_id, **tenant_filter(tenant), "expires_at": {"$gt": self.now()}},
+                {"_id": 1},
+            )
+        ]

@@ -1,0 +1,114 @@
+"""Document shapes of the MongoDB store: ids, tenant filters, and stored documents back into models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from runtime_core.events import Event, parse_event
+from runtime_core.session import (
+    ChatMessage,
+    SessionState,
+    SessionStatus,
+    Tenant,
+    UserInput,
+)
+
+Clock = Callable[[], datetime]
+
+# Fields the store adds to the session document; everything else is SessionState.
+STORE_FIELDS = ("_id", "version", "lease", "message_count", "input_seq", "cancel_requested", "committed_by")
+FINAL = [s.value for s in SessionStatus if s.is_final]
+SEQ_WIDTH = 10
+# Transient failures worth a fresh attempt of the whole commit transaction. mongoeco reports a lost
+# write race without the TransientTransactionError label, and its SQLite engine runs one transaction
+# at a time.
+TRANSIENT_MARKERS = ("Write conflict", "WriteConflict", "already has an active transaction")
+
+
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    db_name: str = "mozaiks"
+    # How long a completed idempotency record keeps answering "duplicate" (Powertools' default is 1 hour).
+    idempotency_ttl_seconds: int = Field(default=3600, gt=0)
+    # API Gateway closes every WebSocket after 2 hours at most.
+    connection_ttl_seconds: int = Field(default=7200, gt=0)
+    # Retention is off by default; when set, TTL indexes delete events by age and sessions by last activity
+    # (messages by age with the session retention). The usage ledger is billing data: never expired here.
+    event_retention_seconds: int | None = Field(default=None, gt=0)
+    session_retention_seconds: int | None = Field(default=None, gt=0)
+    max_subscriptions: int = Field(default=16, gt=0)
+    # Messages per batch when a claim reads the transcript: one round trip up to the 16 MiB reply limit.
+    read_batch_size: int = Field(default=100_000, gt=0)
+    commit_attempts: int = Field(default=8, gt=0)
+
+
+# Bump when ensure_indexes changes: a database whose marker differs gets its indexes ensured again.
+INDEX_VERSION = 1
+
+
+def connect(uri: str) -> MongoClient[dict[str, Any]]:
+    # tz_aware: stored datetimes come back as UTC-aware, like the pydantic models that wrote them.
+    return MongoClient(uri, tz_aware=True)
+
+
+def seq_id(session_id: str, seq: int) -> str:
+    return f"{session_id}/{seq:0{SEQ_WIDTH}d}"
+
+
+def input_key(tenant: Tenant, input_id: str) -> str:
+    # JSON keeps the parts apart whatever characters they contain.
+    return json.dumps([tenant.app_id, tenant.user_id, input_id], separators=(",", ":"))
+
+
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def is_transient(error: PyMongoError) -> bool:
+    if error.has_error_label("TransientTransactionError"):
+        return True
+    return any(marker in str(error) for marker in TRANSIENT_MARKERS)
+
+
+def tenant_filter(tenant: Tenant) -> dict[str, str]:
+    return {"app_id": tenant.app_id, "user_id": tenant.user_id}
+
+
+def state_from_document(doc: Mapping[str, Any], messages: list[ChatMessage] | None = None) -> SessionState:
+    """Read a stored session document (schema v1) back into a ``SessionState``."""
+    fields = {k: v for k, v in doc.items() if k not in STORE_FIELDS}
+    fields["session_id"] = doc["_id"]
+    fields["messages"] = messages or []
+    for key in ("created_at", "updated_at"):
+        if isinstance(fields.get(key), datetime):
+            fields[key] = aware(fields[key])
+    return SessionState.model_validate(fields)
+
+
+def message_from_document(doc: Mapping[str, Any]) -> ChatMessage:
+    message = dict(doc["message"])
+    if isinstance(message.get("created_at"), datetime):
+        message["created_at"] = aware(message["created_at"])
+    return ChatMessage.model_validate(message)
+
+
+def event_from_document(doc: Mapping[str, Any]) -> Event:
+    body = dict(doc["event"])
+    if isinstance(body.get("ts"), datetime):
+        body["ts"] = aware(body["ts"])
+    return parse_event(body)
+
+
+def input_from_document(doc: Mapping[str, Any]) -> UserInput:
+    body = dict(doc["input"])
+    if isinstance(body.get("created_at"), datetime):
+        body["created_at"] = aware(body["created_at"])
+    return UserInput.model_validate(body)

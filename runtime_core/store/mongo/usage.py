@@ -1,0 +1,53 @@
+"""The usage ledger (one document per model call) and its daily rollups."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC
+
+from pymongo import UpdateOne
+from pymongo.errors import PyMongoError
+
+from runtime_core.session import (
+    Tenant,
+    UsageRecord,
+)
+from runtime_core.store.mongo.base import StoreBase
+from runtime_core.store.mongo.documents import (
+    aware,
+)
+
+log = logging.getLogger(__name__)
+
+
+class UsageMixin(StoreBase):
+    def _roll_up(self, tenant: Tenant, usage: list[UsageRecord]) -> None:
+        """Per-app daily rollups, after the transaction: one hot document per app and day would make every
+        concurrent commit of that app conflict. The ``usage`` ledger (in the transaction) stays the source of
+        truth; a crash between the two leaves a rollup short, rebuildable from the ledger."""
+        if not usage:
+            return
+        totals: dict[tuple[str, str | None], dict[str, float]] = {}
+        for u in usage:
+            day = aware(u.created_at).astimezone(UTC).strftime("%Y-%m-%d")
+            for model in (None, u.model):
+                t = totals.setdefault(
+                    (day, model), {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+                )
+                t["calls"] += 1
+                t["prompt_tokens"] += u.prompt_tokens
+                t["completion_tokens"] += u.completion_tokens
+                t["cost"] += u.cost
+        ops = [
+            UpdateOne(
+                {"_id": json.dumps([tenant.app_id, day, model], separators=(",", ":"))},
+                {"$inc": inc, "$setOnInsert": {"app_id": tenant.app_id, "day": day, "model": model}},
+                upsert=True,
+            )
+            for (day, model), inc in totals.items()
+        ]
+        try:
+            self.usage_daily.bulk_write(ops, ordered=False)
+        except PyMongoError:
+            log.exception("usage rollup failed for app %s; the usage ledger is complete", tenant.app_id)
