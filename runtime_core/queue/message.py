@@ -15,7 +15,7 @@ class StepMessage(BaseModel):
     app_id: str = Field(min_length=1, max_length=256)
     user_id: str = Field(min_length=1, max_length=256)
     # Why this step was enqueued; informational (logs), the worker decides from the session's state.
-    reason: Literal["start", "input", "continue", "cancel", "retry"]
+    reason: Literal["start", "input", "continue", "cancel", "retry", "sweep"]
     # FIFO deduplication id: the same logical step enqueued twice (a retried frame, a redelivered worker
     # message that re-enqueues) is delivered once within SQS's 5-minute window.
     dedup_id: str = Field(min_length=1, max_length=128)

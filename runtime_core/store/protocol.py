@@ -46,6 +46,29 @@ class StoreUnavailable(StoreError):
     """The database cannot run what the store needs (e.g. a standalone mongod without transactions)."""
 
 
+class NextStep(BaseModel):
+    """The step message a commit calls for (reason and dedup id of a ``runtime_core.queue.StepMessage``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: Literal["start", "input", "continue", "cancel", "retry", "sweep"]
+    dedup_id: str
+
+
+class Outbox(BaseModel):
+    """What a committed step still has to do, written by the commit itself (same transaction): post the events
+    ``post_after < seq <= post_to`` and queue ``next``. Whoever does it clears it (``finish_outbox``); a
+    redelivery, a ``resume`` or the sweeper does it again when the process that committed died first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The claim token of the step that committed it: finishing an outbox never clears a newer one.
+    id: str
+    post_after: int = Field(ge=0)
+    post_to: int = Field(ge=0)
+    next: NextStep | None = None
+
+
 class Claim(BaseModel):
     """What a step holds while it runs: everything the engine needs, plus the token that guards the commit."""
 
@@ -63,6 +86,8 @@ class Claim(BaseModel):
     pending_inputs: list[UserInput] = Field(default_factory=list)
     cancel_requested: bool = False
     message_count: int = 0
+    # Left by the previous step when its process died between its commit and its posts / next step.
+    outbox: Outbox | None = None
 
 
 class ClaimRefused(BaseModel):
@@ -72,15 +97,51 @@ class ClaimRefused(BaseModel):
     lease_expires_at: datetime | None = None
 
 
+InputStatus = Literal["in_progress", "completed", "refused"]
+
+
 class RecordedInput(BaseModel):
-    """Result of ``record_input``: ``new`` is False for a duplicate client message id."""
+    """An input's idempotency record. From ``record_input``, ``new`` is False for a message id already used
+    in the session (then ``payload_hash`` is the first use's, to tell a retry from a reuse)."""
 
     model_config = ConfigDict(extra="forbid")
 
     new: bool
-    status: Literal["in_progress", "completed"]
+    # in_progress: pending, a step will consume it; completed: consumed; refused: a step refused it, and the
+    # message id may be used again.
+    status: InputStatus
     session_id: str
     input_id: str
+    payload_hash: str | None = None
+
+
+class SessionHeader(BaseModel):
+    """A session without its transcript, with what recovery decisions need (``resume``, the sweeper)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: SessionState
+    version: int
+    lease_expires_at: datetime | None = None
+    # The SQS receipt handle of the delivery holding (or last holding) the lease.
+    receipt: str | None = None
+    outbox: Outbox | None = None
+    due_at: datetime | None = None
+    pending_inputs: int = 0
+    start_hash: str | None = None
+
+
+class DueSession(BaseModel):
+    """A session whose alarm (``due_at``) has passed: something should have moved it by now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: Tenant
+    session_id: str
+    version: int
+    due_at: datetime
+    lease_expires_at: datetime | None = None
+    receipt: str | None = None
 
 
 class CommitResult(BaseModel):
@@ -119,7 +180,9 @@ class SessionSummary(BaseModel):
 class SessionStore(Protocol):
     def ensure_indexes(self) -> None: ...
 
-    def create_session(self, state: SessionState) -> None: ...
+    def create_session(self, state: SessionState, start_hash: str | None = None) -> None: ...
+
+    def header(self, tenant: Tenant, session_id: str) -> SessionHeader: ...
 
     def get_session(self, tenant: Tenant, session_id: str) -> SessionState:
         """The session without its messages (``messages == []``); see ``history`` for the transcript."""
@@ -129,11 +192,22 @@ class SessionStore(Protocol):
         self, tenant: Tenant, *, status: SessionStatus | None = None, limit: int = 50
     ) -> list[SessionSummary]: ...
 
-    def record_input(self, tenant: Tenant, session_id: str, user_input: UserInput) -> RecordedInput: ...
+    def find_input(self, tenant: Tenant, session_id: str, input_id: str) -> RecordedInput | None: ...
+
+    def record_input(
+        self, tenant: Tenant, session_id: str, user_input: UserInput, payload_hash: str | None = None
+    ) -> RecordedInput: ...
 
     def claim(
-        self, tenant: Tenant, session_id: str, owner: str, lease_seconds: float = 60.0
+        self,
+        tenant: Tenant,
+        session_id: str,
+        owner: str,
+        lease_seconds: float = 60.0,
+        receipt: str | None = None,
     ) -> Claim | ClaimRefused: ...
+
+    def renew(self, claim: Claim, lease_seconds: float) -> bool: ...
 
     def commit(
         self,
@@ -143,9 +217,23 @@ class SessionStore(Protocol):
         events: list[Event],
         usage: list[UsageRecord],
         consumed_input_ids: list[str],
+        *,
+        refused_input_ids: list[str] | None = None,
+        outbox: Outbox | None = None,
+        usage_recorded: bool = False,
     ) -> CommitResult: ...
 
-    def release(self, claim: Claim) -> bool: ...
+    def finish_outbox(
+        self, tenant: Tenant, session_id: str, outbox_id: str, due_in: float | None
+    ) -> bool: ...
+
+    def release(self, claim: Claim, due_in: float | None = None) -> bool: ...
+
+    def record_usage(self, tenant: Tenant, record: UsageRecord, key: str) -> bool: ...
+
+    def due_sessions(self, limit: int = 100) -> list[DueSession]: ...
+
+    def snooze(self, session_id: str, until: datetime | None) -> None: ...
 
     def request_cancel(self, tenant: Tenant, session_id: str) -> None: ...
 

@@ -36,6 +36,7 @@ from runtime_core.store.mongo.documents import (
 )
 from runtime_core.store.mongo.indexes import IndexesMixin
 from runtime_core.store.mongo.inputs import InputsMixin
+from runtime_core.store.mongo.recovery import RecoveryMixin
 from runtime_core.store.mongo.sessions import SessionsMixin
 from runtime_core.store.mongo.steps import StepsMixin
 from runtime_core.store.mongo.usage import UsageMixin
@@ -43,7 +44,9 @@ from runtime_core.store.mongo.usage import UsageMixin
 __all__ = ["INDEX_VERSION", "MongoSessionStore", "StoreSettings", "connect", "state_from_document"]
 
 
-class MongoSessionStore(SessionsMixin, InputsMixin, StepsMixin, UsageMixin, ConnectionsMixin, IndexesMixin):
+class MongoSessionStore(
+    SessionsMixin, InputsMixin, StepsMixin, RecoveryMixin, UsageMixin, ConnectionsMixin, IndexesMixin
+):
     """``SessionStore`` on pymongo. Thread-safe (pymongo clients are); one instance per process is enough."""
 
     def __init__(

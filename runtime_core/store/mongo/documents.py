@@ -23,7 +23,18 @@ from runtime_core.session import (
 Clock = Callable[[], datetime]
 
 # Fields the store adds to the session document; everything else is SessionState.
-STORE_FIELDS = ("_id", "version", "lease", "message_count", "input_seq", "cancel_requested", "committed_by")
+STORE_FIELDS = (
+    "_id",
+    "version",
+    "lease",
+    "message_count",
+    "input_seq",
+    "cancel_requested",
+    "committed_by",
+    "outbox",
+    "due_at",
+    "start_hash",
+)
 FINAL = [s.value for s in SessionStatus if s.is_final]
 SEQ_WIDTH = 10
 # Transient failures worth a fresh attempt of the whole commit transaction. mongoeco reports a lost
@@ -36,8 +47,12 @@ class StoreSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     db_name: str = "mozaiks"
-    # How long a completed idempotency record keeps answering "duplicate" (Powertools' default is 1 hour).
-    idempotency_ttl_seconds: int = Field(default=3600, gt=0)
+    # How long a consumed input's msg_id keeps answering "duplicate" (pending ones never expire). A week:
+    # longer than any client keeps a frame to send again after a reconnect.
+    idempotency_ttl_seconds: int = Field(default=7 * 86400, gt=0)
+    # How long after its last sign of life (a commit, a recorded input) a session that should be moving is
+    # looked at by the sweeper (``due_at``); a lease is looked at when it expires.
+    recovery_grace_seconds: float = Field(default=30.0, ge=0)
     # API Gateway closes every WebSocket after 2 hours at most.
     connection_ttl_seconds: int = Field(default=7200, gt=0)
     # Retention is off by default; when set, TTL indexes delete events by age and sessions by last activity
@@ -51,7 +66,7 @@ class StoreSettings(BaseModel):
 
 
 # Bump when ensure_indexes changes: a database whose marker differs gets its indexes ensured again.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def connect(uri: str) -> MongoClient[dict[str, Any]]:
@@ -63,8 +78,13 @@ def seq_id(session_id: str, seq: int) -> str:
     return f"{session_id}/{seq:0{SEQ_WIDTH}d}"
 
 
-def input_key(tenant: Tenant, input_id: str) -> str:
-    # JSON keeps the parts apart whatever characters they contain.
+def input_key(tenant: Tenant, session_id: str, input_id: str) -> str:
+    # JSON keeps the parts apart whatever characters they contain. A msg_id is scoped to its session.
+    return json.dumps([tenant.app_id, tenant.user_id, session_id, input_id], separators=(",", ":"))
+
+
+def legacy_input_key(tenant: Tenant, input_id: str) -> str:
+    """Schema v1 keyed inputs by tenant only; such records are still found (and kept) for their session."""
     return json.dumps([tenant.app_id, tenant.user_id, input_id], separators=(",", ":"))
 
 

@@ -27,6 +27,8 @@ class IndexesMixin(StoreBase):
                     [("app_id", ASCENDING), ("status", ASCENDING), ("updated_at", DESCENDING)],
                     name="app_status",
                 ),
+                # The sweeper's query: sessions whose alarm has passed.
+                IndexModel([("due_at", ASCENDING)], name="due"),
             ]
         )
         self.messages.create_indexes(

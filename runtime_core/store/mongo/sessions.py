@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -31,12 +32,23 @@ from runtime_core.store.protocol import (
 
 class SessionsMixin(StoreBase):
     # ------------------------------------------------------------------ sessions
-    def create_session(self, state: SessionState) -> None:
+    def create_session(self, state: SessionState, start_hash: str | None = None) -> None:
+        """Insert a new session. ``start_hash`` is the hash of the start frame that created it: a start sent
+        again with the same msg_id is a retry if its hash matches, a reuse of the msg_id if not. The session's
+        alarm is set: if the start step that the caller queues next is lost, the sweeper queues it again."""
         if state.messages:
             raise ValueError("create_session takes a state without messages; commit them in a step")
         doc = state.model_dump(mode="python", exclude={"messages", "session_id"})
         doc.update(
-            _id=state.session_id, version=0, lease=None, message_count=0, input_seq=0, cancel_requested=False
+            _id=state.session_id,
+            version=0,
+            lease=None,
+            message_count=0,
+            input_seq=0,
+            cancel_requested=False,
+            start_hash=start_hash,
+            outbox=None,
+            due_at=self.now() + timedelta(seconds=self.settings.recovery_grace_seconds),
         )
         try:
             self.sessions.insert_one(doc)

@@ -7,7 +7,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.client_session import ClientSession
@@ -25,7 +25,6 @@ from runtime_core.store.mongo.documents import (
     FINAL,
     aware,
     input_from_document,
-    input_key,
     is_transient,
     message_from_document,
     seq_id,
@@ -37,6 +36,7 @@ from runtime_core.store.protocol import (
     ClaimRefused,
     CommitResult,
     LeaseLost,
+    Outbox,
     StoreUnavailable,
     TranscriptIncomplete,
 )
@@ -47,9 +47,19 @@ log = logging.getLogger(__name__)
 class StepsMixin(StoreBase):
     # ------------------------------------------------------------------ claim / commit
     def claim(
-        self, tenant: Tenant, session_id: str, owner: str, lease_seconds: float = 60.0
+        self,
+        tenant: Tenant,
+        session_id: str,
+        owner: str,
+        lease_seconds: float = 60.0,
+        receipt: str | None = None,
     ) -> Claim | ClaimRefused:
-        """Take the session's lease if it is free or expired; 3 round trips whatever the history length."""
+        """Take the session's lease if it is free or expired; 3 round trips whatever the history length.
+
+        ``receipt`` (the SQS receipt handle of the delivery) is kept with the lease: if this process dies, the
+        sweeper makes that message visible again at once instead of after the queue's visibility timeout.
+        The session's alarm is set to the lease's expiry: a step that dies is looked at right after it.
+        """
         now = self.now()
         token = secrets.token_hex(16)
         expires = now + timedelta(seconds=lease_seconds)
@@ -61,7 +71,10 @@ class StepsMixin(StoreBase):
                 "$or": [{"lease": None}, {"lease.expires_at": {"$lte": now}}],
             },
             {
-                "$set": {"lease": {"owner": owner, "token": token, "expires_at": expires}},
+                "$set": {
+                    "lease": {"owner": owner, "token": token, "expires_at": expires, "receipt": receipt},
+                    "due_at": expires,
+                },
                 "$inc": {"version": 1},
             },
             return_document=ReturnDocument.AFTER,
@@ -98,7 +111,17 @@ class StepsMixin(StoreBase):
             pending_inputs=pending,
             cancel_requested=bool(doc.get("cancel_requested")),
             message_count=len(messages),
+            outbox=Outbox.model_validate(doc["outbox"]) if doc.get("outbox") else None,
         )
+
+    def renew(self, claim: Claim, lease_seconds: float) -> bool:
+        """Extend a held lease (the running step's heartbeat); False when the claim no longer holds."""
+        expires = self.now() + timedelta(seconds=lease_seconds)
+        result = self.sessions.update_one(
+            {"_id": claim.session_id, "version": claim.version, "lease.token": claim.token},
+            {"$set": {"lease.expires_at": expires, "due_at": expires}},
+        )
+        return result.matched_count == 1
 
     def _refusal(self, tenant: Tenant, session_id: str) -> ClaimRefused:
         doc = self.sessions.find_one({"_id": session_id, **tenant_filter(tenant)}, {"status": 1, "lease": 1})
@@ -118,12 +141,19 @@ class StepsMixin(StoreBase):
         events: list[Event],
         usage: list[UsageRecord],
         consumed_input_ids: list[str],
+        *,
+        refused_input_ids: list[str] | None = None,
+        outbox: Outbox | None = None,
+        usage_recorded: bool = False,
     ) -> CommitResult:
         """Persist one step atomically if the claim still holds; else raise ``LeaseLost``, writing nothing.
 
         One transaction whose first write is the compare-and-set on the session (version + lease token): if it
         matches nothing the transaction is aborted; if a concurrent writer touches the session, the
-        transaction conflicts and is retried from the compare-and-set.
+        transaction conflicts and is retried from the compare-and-set. The same write records the step's
+        ``outbox`` (what is left to do: posts, the next step) and sets the session's alarm, so a process that
+        dies right after the commit leaves nothing undone for long. ``usage_recorded``: the usage records
+        were written as the model calls happened (``record_usage``), the commit does not write them again.
         """
         self._check_step(claim, next_state, new_messages, events, usage)
         now = self.now()
@@ -153,11 +183,16 @@ class StepsMixin(StoreBase):
             }
             for e in events
         ]
-        usage_docs = [
-            {**tenant_filter(tenant), **u.model_dump(mode="python"), "total_tokens": u.total_tokens}
-            for u in usage
-        ]
-        input_keys = [input_key(tenant, i) for i in consumed_input_ids]
+        usage_docs = (
+            []
+            if usage_recorded
+            else [
+                {**tenant_filter(tenant), **u.model_dump(mode="python"), "total_tokens": u.total_tokens}
+                for u in usage
+            ]
+        )
+        refused = list(refused_input_ids or [])
+        due_at = now + timedelta(seconds=self.settings.recovery_grace_seconds) if outbox is not None else None
         version = claim.version + 1
         message_count = claim.message_count + len(new_messages)
 
@@ -176,6 +211,8 @@ class StepsMixin(StoreBase):
                         "lease": None,
                         "message_count": message_count,
                         "committed_by": claim.token,
+                        "outbox": outbox.model_dump(mode="python") if outbox is not None else None,
+                        "due_at": due_at,
                     }
                 },
                 session=session,
@@ -188,9 +225,11 @@ class StepsMixin(StoreBase):
                 self.events.insert_many(event_docs, session=session)
             if usage_docs:
                 self.usage.insert_many(usage_docs, session=session)
-            if input_keys:
+            # Matched by session and msg_id, not by _id: records written by schema v1 have another key.
+            scope = {**tenant_filter(tenant), "session_id": claim.session_id, "status": "in_progress"}
+            if consumed_input_ids:
                 self.inputs.update_many(
-                    {"_id": {"$in": input_keys}, "status": "in_progress"},
+                    {**scope, "input_id": {"$in": consumed_input_ids}},
                     {
                         "$set": {
                             "status": "completed",
@@ -198,6 +237,13 @@ class StepsMixin(StoreBase):
                             "expires_at": now + timedelta(seconds=self.settings.idempotency_ttl_seconds),
                         }
                     },
+                    session=session,
+                )
+            if refused:
+                # A refused input gives its msg_id back: the corrected input may use it again.
+                self.inputs.update_many(
+                    {**scope, "input_id": {"$in": refused}},
+                    {"$set": {"status": "refused", "completed_at": now}},
                     session=session,
                 )
 
@@ -210,7 +256,8 @@ class StepsMixin(StoreBase):
                 log.info("commit of session %s had landed before the retry", claim.session_id)
             else:
                 raise
-        self._roll_up(tenant, usage)
+        if not usage_recorded:
+            self._roll_up(tenant, usage)
         return CommitResult(
             version=version, message_count=message_count, last_event_seq=next_state.last_event_seq
         )
@@ -265,12 +312,25 @@ class StepsMixin(StoreBase):
             # Jittered backoff: the other writer needs a moment to finish its transaction.
             time.sleep(random.uniform(0.005, 0.02) * attempt)
 
-    def release(self, claim: Claim) -> bool:
-        """Give the lease back without writing the step (the step failed); False if it was already lost."""
-        return self._release(claim.session_id, claim.version, claim.token)
+    def release(self, claim: Claim, due_in: float | None = None, outbox_done: bool = False) -> bool:
+        """Give the lease back without writing a step (nothing to do, or the step failed); False if it was
+        already lost. ``due_in``: when the sweeper should look at the session again (None: only when something
+        new happens). ``outbox_done``: the outbox the claim found has been carried out; clear it."""
+        due_at = self.now() + timedelta(seconds=due_in) if due_in is not None else None
+        return self._release(claim.session_id, claim.version, claim.token, due_at, outbox_done)
 
-    def _release(self, session_id: str, version: int, token: str) -> bool:
+    def _release(
+        self,
+        session_id: str,
+        version: int,
+        token: str,
+        due_at: datetime | None = None,
+        outbox_done: bool = False,
+    ) -> bool:
+        update: dict[str, object] = {"lease": None, "due_at": due_at}
+        if outbox_done:
+            update["outbox"] = None
         result = self.sessions.update_one(
-            {"_id": session_id, "version": version, "lease.token": token}, {"$set": {"lease": None}}
+            {"_id": session_id, "version": version, "lease.token": token}, {"$set": update}
         )
         return result.matched_count == 1

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC
 
 from pymongo import UpdateOne
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from runtime_core.session import (
     Tenant,
@@ -16,12 +16,30 @@ from runtime_core.session import (
 from runtime_core.store.mongo.base import StoreBase
 from runtime_core.store.mongo.documents import (
     aware,
+    tenant_filter,
 )
 
 log = logging.getLogger(__name__)
 
 
 class UsageMixin(StoreBase):
+    def record_usage(self, tenant: Tenant, record: UsageRecord, key: str) -> bool:
+        """Write one model call to the ledger as soon as it returned, before the step can fail or die: every
+        provider call is billed once, including calls a crashed step will repeat. ``key`` makes the write
+        idempotent (the same call written twice is one row). False when the key was already written."""
+        doc = {
+            "_id": key,
+            **tenant_filter(tenant),
+            **record.model_dump(mode="python"),
+            "total_tokens": record.total_tokens,
+        }
+        try:
+            self.usage.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        self._roll_up(tenant, [record])
+        return True
+
     def _roll_up(self, tenant: Tenant, usage: list[UsageRecord]) -> None:
         """Per-app daily rollups, after the transaction: one hot document per app and day would make every
         concurrent commit of that app conflict. The ``usage`` ledger (in the transaction) stays the source of
