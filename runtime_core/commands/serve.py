@@ -45,6 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="embedded store when MONGODB_URI is unset: a SQLite file in the data dir (default) or memory",
     )
     parser.add_argument(
+        "--step-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sessions whose steps may run at the same time, a thread each (default: 64)",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="on Ctrl-C/SIGTERM, how long running steps get to finish before the server exits (default: 10)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default="warning",
@@ -53,14 +67,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from runtime_core.local.launcher import ServeOptions, serve
 
-    options = ServeOptions(
-        host=args.host,
-        port=args.port,
-        workflows_dir=args.workflows,
-        data_dir=args.data_dir or default_data_dir(),
-        store=args.store,
-        log_level=args.log_level,
-    )
+    # Unset flags keep ServeOptions' defaults (one place for them).
+    tuning = {
+        name: value
+        for name, value in (("step_workers", args.step_workers), ("shutdown_grace", args.shutdown_grace))
+        if value is not None
+    }
+    try:
+        options = ServeOptions(
+            host=args.host,
+            port=args.port,
+            workflows_dir=args.workflows,
+            data_dir=args.data_dir or default_data_dir(),
+            store=args.store,
+            log_level=args.log_level,
+            **tuning,
+        )
+    except ValidationError as exc:
+        flags = ("--" + "-".join(str(part) for part in e["loc"]).replace("_", "-") for e in exc.errors())
+        problems = "; ".join(f"{flag}: {e['msg']}" for flag, e in zip(flags, exc.errors(), strict=True))
+        print(f"error: {problems}")
+        return 2
     return serve(options)

@@ -9,11 +9,16 @@ Each agent's llm_config carries two private headers naming the agent and the cal
 hook strips them (a real provider never sees them), stamps the call with the agent's call index (how many
 successful calls the agent made before, persisted in the session so a fresh process continues the count),
 and keeps both in ``request.extensions`` for the transport and the response hook.
+
+Each successful call is handed to ``on_call`` the moment its response arrives, before AG2 even parses it: the
+engine turns it into a ``UsageRecord`` for the caller's ledger, so a call that was paid for is on record even if
+the step fails right after. Retries happen below, in the transport (``llm.retry``), and are never metered.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -39,9 +44,16 @@ class MeteredCall(BaseModel):
 class CallMeter:
     """Builds the step's ``httpx.Client`` and records every model call made through it."""
 
-    def __init__(self, transport: httpx.BaseTransport, call_counts: dict[str, int], timeout: float) -> None:
+    def __init__(
+        self,
+        transport: httpx.BaseTransport,
+        call_counts: dict[str, int],
+        timeout: float,
+        on_call: Callable[[MeteredCall], None] | None = None,
+    ) -> None:
         self.call_counts = dict(call_counts)
         self.calls: list[MeteredCall] = []
+        self.on_call = on_call
         self.http_client = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -72,17 +84,18 @@ class CallMeter:
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         agent = meta["agent"]
         self.call_counts[agent] = meta["call"] + 1
-        self.calls.append(
-            MeteredCall(
-                agent=agent,
-                purpose=meta["purpose"],
-                call=meta["call"],
-                model=model,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                cost=price(model, prompt, completion),
-            )
+        metered = MeteredCall(
+            agent=agent,
+            purpose=meta["purpose"],
+            call=meta["call"],
+            model=model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=price(model, prompt, completion),
         )
+        self.calls.append(metered)
+        if self.on_call is not None:
+            self.on_call(metered)
 
     def close(self) -> None:
         self.http_client.close()

@@ -4,9 +4,11 @@ Both providers drive AG2's own OpenAI client; they differ only in the HTTP trans
 a scripted run records is byte for byte the request a real model would receive.
 
 - ``OpenAIModel``: a real OpenAI (or OpenAI-compatible ``base_url``) endpoint. The key is read from the
-  environment variable the workflow names (``llm_config.api_key_env``, default ``OPENAI_API_KEY``). Retries
-  with exponential backoff on 408/409/429/5xx, timeouts and connection errors are the OpenAI client's own
-  (``max_retries``).
+  environment variable the workflow names (``llm_config.api_key_env``, default ``OPENAI_API_KEY``).
+
+Retries: ``max_retries`` is the provider's, but the OpenAI client is always built with ``max_retries=0``; the
+engine retries below it, in ``llm.retry.RetryTransport``, which knows the step's deadline (the SDK's loop
+would sleep and retry past it).
 - ``ScriptedModel`` (``runtime_core.llm.scripted``): replays a script offline.
 
 Providers hold no session state: build one per process or per step and pass it to ``run_step``. The real
@@ -36,6 +38,7 @@ class ModelProvider(ABC):
     """Where model calls go. ``transport()`` is the HTTP transport under the OpenAI client."""
 
     name: str = "provider"
+    # Retries after the first attempt of each model call (see ``llm.retry``).
     max_retries: int = 0
 
     @abstractmethod
@@ -53,7 +56,8 @@ class ModelProvider(ABC):
         """The OpenAI client settings that go into an agent's llm_config entry."""
         options: dict[str, Any] = {
             "api_key": self.api_key(key_env),
-            "max_retries": self.max_retries,
+            # Retries belong to the engine's deadline-aware transport (``llm.retry``), never to the SDK.
+            "max_retries": 0,
             "timeout": timeout or DEFAULT_TIMEOUT,
         }
         url = self.base_url(base_url)

@@ -6,7 +6,11 @@ Wiring (the local counterparts of the AWS pieces):
 * step queue: ``LocalStepQueue`` whose ``process`` is ``StepDelivery``: every step reaches the worker handler
   as an SQS FIFO event, one at a time per session;
 * poster: ``InMemoryPoster`` whose ``send`` writes to the open socket (``ConnectionRegistry``), with the same
-  framing (batches, chunks, 128 KB) as the Management API poster.
+  framing (batches, chunks, 128 KB) as the Management API poster;
+* background tasks: ``BackgroundTask``s passed to ``serve`` run once at start and then periodically.
+
+Stopping is graceful (``runtime_core.local.lifecycle``): running steps finish within ``shutdown_grace``
+before the store closes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TextIO
@@ -28,7 +33,15 @@ from runtime_core.local.credentials import DEV_APP_ID, DEV_TOKEN_DAYS, DEV_USER_
 from runtime_core.local.delivery import StepDelivery
 from runtime_core.local.environment import LocalStore, choose_auth, describe_model, open_store
 from runtime_core.local.handlers import Handlers
-from runtime_core.local.server import API_PREFIX, WS_PATH, create_app
+from runtime_core.local.lifecycle import (
+    DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    BackgroundRunner,
+    BackgroundTask,
+    Shutdown,
+    StoppableServer,
+)
+from runtime_core.local.server import API_PREFIX, WS_PATH, LocalGateway, create_app
+from runtime_core.queue.local import DEFAULT_STEP_WORKERS, LocalStepQueue
 
 log = logging.getLogger("mozaiks.local")
 
@@ -43,8 +56,11 @@ class ServeOptions(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     workflows_dir: Path = Path("workflows")
     data_dir: Path = Path(".mozaiks")
-    # Steps of different sessions run in parallel on this many threads (Lambda would scale out).
-    step_workers: int = Field(default=8, ge=1, le=256)
+    # Sessions whose steps run at the same time, a thread each (Lambda would scale out): generous, so that
+    # sessions stuck on a slow model never make another session's step wait.
+    step_workers: int = Field(default=DEFAULT_STEP_WORKERS, ge=1, le=1024)
+    # On SIGINT/SIGTERM, how long running steps get to finish before the process exits without them.
+    shutdown_grace: float = Field(default=DEFAULT_SHUTDOWN_GRACE_SECONDS, ge=0, le=3600)
     # The embedded store's engine when MONGODB_URI is unset: a SQLite file under data_dir, or memory.
     store: Literal["sqlite", "memory"] = "sqlite"
     # The server's and the handlers' (Powertools) log level.
@@ -90,11 +106,15 @@ def serve(
     handlers: Handlers | None = None,
     out: TextIO | None = None,
     store: LocalStore | None = None,
+    background: Sequence[BackgroundTask] = (),
 ) -> int:
-    """Serve until interrupted. ``handlers`` and ``store`` replace the defaults (functions/, open_store)."""
+    """Serve until interrupted, then stop gracefully; returns the exit code.
+
+    ``handlers`` and ``store`` replace the defaults (the runtime_core handlers, ``open_store``);
+    ``background`` tasks run once at start and then every ``task.every_seconds`` (see ``BackgroundTask``).
+    """
     import uvicorn
 
-    from runtime_core.queue.local import LocalStepQueue
     from runtime_core.services import Services, install_services
     from runtime_core.transport.memory import InMemoryPoster
 
@@ -118,6 +138,7 @@ def serve(
     env.setdefault("POWERTOOLS_LOG_LEVEL", options.log_level.upper())
 
     local_store: LocalStore | None = None
+    queue: LocalStepQueue | None = None
     try:
         try:
             auth, credentials = choose_auth(data_dir, env)
@@ -143,10 +164,21 @@ def serve(
         app = create_app(handlers, registry)
 
         _banner(
-            out, options.host, port, workflows_dir, names, local_store.description, model, auth, credentials
+            out,
+            options,
+            port,
+            workflows_dir,
+            names,
+            local_store.description,
+            model,
+            auth,
+            credentials,
         )
         # Importing the worker pulls in AG2 (seconds): do it now, in the background, not in the first step.
         threading.Thread(target=_preload, args=(handlers,), daemon=True, name="mozaiks-preload").start()
+        runners = [BackgroundRunner(task, services) for task in background]
+        for runner in runners:
+            runner.start()
 
         config = uvicorn.Config(
             app,
@@ -154,20 +186,103 @@ def serve(
             ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
             log_level=options.log_level,
             lifespan="off",
+            # Open sockets are closed at once (their $disconnect runs); this only bounds slow HTTP requests.
             timeout_graceful_shutdown=3,
         )
-        server = uvicorn.Server(config)
+        shutdown = Shutdown(options.shutdown_grace, out)
+        shutdown.describe_abandoned(lambda: _abandoned(queue))
+
+        def stopping() -> None:
+            # On the event loop as uvicorn begins to stop: queued steps must not start from here on.
+            _stop_taking_work(shutdown, queue, runners, out)
+
+        server = StoppableServer(config, shutdown, stopping)
         logging.getLogger("uvicorn.error").addFilter(_HandshakeNoise())
-        server.run(sockets=[sock])
-        queue.join(timeout=5)
-        queue.close()
-        app.state.gateway.close()
+        with shutdown.signals():
+            server.run(sockets=[sock])
+            shutdown.request()  # uvicorn can also stop on its own (a failed start): stop the same way
+            stopping()
+            if not _wait_for_work(shutdown, queue, app.state.gateway, runners):
+                # Closing the store now would fail those steps mid-write; ending the process leaves their
+                # leases to expire, and the next start recovers the sessions.
+                shutdown.exit_now(f"stopped after {shutdown.elapsed():.1f} s", 0)
+            local_store.close()
+            local_store = None
+            print(
+                f"stopped after {shutdown.elapsed():.1f} s: every running step finished"
+                f"{_dropped_note(queue)}; store closed",
+                file=out,
+                flush=True,
+            )
     finally:
         install_services(None)
-        if local_store is not None:
+        # Reached with the store still open only when the start or the stop failed: close it unless a step
+        # is still using it (the process is ending anyway; its lease expires).
+        if local_store is not None and not (queue is not None and queue.running(block=False)):
             local_store.close()
         sock.close()
     return 0
+
+
+def _stop_taking_work(
+    shutdown: Shutdown, queue: LocalStepQueue, runners: list[BackgroundRunner], out: TextIO
+) -> None:
+    """Stop the queue and the background tasks, and say what the stop now waits for. Idempotent."""
+    if queue.stopped:
+        return
+    queue.stop()
+    for runner in runners:
+        runner.stop()
+    running = queue.running() or []
+    if running:
+        waits = (
+            f"waiting up to {shutdown.remaining():.1f} s for {_steps(len(running))} running "
+            f"(session {', '.join(running)})"
+        )
+    else:
+        waits = "no step running"
+    print(
+        f"stopping ({shutdown.reason}): no new connections or frames; {waits}; "
+        f"{_steps(queue.dropped)} queued and not started dropped (the next start re-arms their sessions); "
+        "Ctrl-C again exits at once",
+        file=out,
+        flush=True,
+    )
+
+
+def _wait_for_work(
+    shutdown: Shutdown, queue: LocalStepQueue, gateway: LocalGateway, runners: list[BackgroundRunner]
+) -> bool:
+    """Wait, within what is left of the grace period, for everything that uses the store: route handlers
+    ($disconnect of the sockets uvicorn closed), running steps, background task runs. True when all ended."""
+    idle = gateway.close(timeout=shutdown.remaining())
+    idle = queue.wait_running(timeout=shutdown.remaining()) and idle
+    for runner in runners:
+        idle = runner.join(timeout=shutdown.remaining()) and idle
+    return idle
+
+
+def _steps(count: int) -> str:
+    return f"{count} step{'' if count == 1 else 's'}"
+
+
+def _dropped_note(queue: LocalStepQueue) -> str:
+    dropped = queue.dropped
+    return f"; {_steps(dropped)} dropped in all (re-armed at the next start)" if dropped else ""
+
+
+def _abandoned(queue: LocalStepQueue) -> str:
+    """The last line's account of a stop that did not wait for every step (never blocks: see running())."""
+    running = queue.running(block=False)
+    if running is None:
+        return "running steps abandoned: their leases expire and the next start recovers their sessions"
+    if not running:
+        return "no step was running" + _dropped_note(queue)
+    return (
+        f"{_steps(len(running))} still running abandoned (session {', '.join(running)}): the lease expires "
+        f"and the next start recovers the session{'' if len(running) == 1 else 's'}{_dropped_note(queue)}; "
+        "store left as is"
+    )
 
 
 def _preload(handlers: Handlers) -> None:
@@ -179,7 +294,7 @@ def _preload(handlers: Handlers) -> None:
 
 def _banner(
     out: TextIO,
-    host: str,
+    options: ServeOptions,
     port: int,
     workflows_dir: Path,
     names: list[str],
@@ -188,6 +303,7 @@ def _banner(
     auth: str,
     credentials: DevCredentials | None,
 ) -> None:
+    host = options.host
     shown = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0", "::") else host
     lines = [
         "MozaiksAI local server: the Lambda handlers behind a local WebSocket, for development only",
@@ -195,6 +311,8 @@ def _banner(
         f"  store      {store}",
         f"  model      {model}",
         f"  auth       {auth}",
+        f"  steps      up to {options.step_workers} sessions at once, one step at a time each; "
+        f"Ctrl-C or SIGTERM lets running steps finish (up to {options.shutdown_grace:g} s)",
     ]
     if credentials is not None:
         token = credentials.token

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -74,14 +75,45 @@ class LocalGateway:
         # Larger than asyncio's default pool: a hundred sockets each waiting on $default must not queue
         # behind each other (Lambda would run them concurrently).
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mozaiks-route")
+        # Handler calls running now: they use the store, so a shutdown waits for them before closing it.
+        self._calls = 0
+        self._calls_done = threading.Condition()
+
+    def _counted(self, call: Callable[[], Any]) -> Any:
+        with self._calls_done:
+            self._calls += 1
+        try:
+            return call()
+        finally:
+            with self._calls_done:
+                self._calls -= 1
+                self._calls_done.notify_all()
+
+    def _submit(self, call: Callable[[], Any]) -> Future[Any]:
+        return self._executor.submit(self._counted, call)
 
     async def _invoke(self, handler: Handler, event: dict[str, Any], function: str) -> Any:
-        loop = asyncio.get_running_loop()
         call = functools.partial(handler, event, LambdaContext(function))
-        return await loop.run_in_executor(self._executor, call)
+        return await asyncio.wrap_future(self._submit(call))
 
-    def close(self) -> None:
+    @property
+    def calls_running(self) -> int:
+        with self._calls_done:
+            return self._calls
+
+    def close(self, timeout: float | None = 0.0) -> bool:
+        """Take no more handler calls (queued ones are cancelled) and wait up to ``timeout`` seconds for the
+        running ones; True when none is left. The server calls it once uvicorn has stopped, before the store
+        closes: a $default or $disconnect still in its handler would otherwise meet a closed store."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._calls_done:
+            while self._calls:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._calls_done.wait(remaining)
+        return True
 
     async def serve(self, websocket: WebSocket) -> None:
         client = websocket.client
@@ -129,7 +161,7 @@ class LocalGateway:
             self.registry.close(info.connection_id)
             # Submitted before anything is awaited: a socket task cancelled at shutdown must still run it.
             try:
-                done = self._executor.submit(self._disconnect, info, close_code, close_reason)
+                done = self._submit(functools.partial(self._disconnect, info, close_code, close_reason))
             except RuntimeError:  # the pool is already shut down
                 return
             await asyncio.shield(asyncio.wrap_future(done))

@@ -19,7 +19,7 @@ from runtime_core.store.protocol import DueSession, Outbox, SessionHeader
 
 class RecoveryMixin(StoreBase):
     def header(self, tenant: Tenant, session_id: str) -> SessionHeader:
-        """The session without its transcript: its lease, outbox and alarm, and how many inputs are pending."""
+        """The session without its transcript: its lease, outbox, alarm, and how many inputs are pending."""
         doc = self._session_doc(tenant, session_id)  # type: ignore[attr-defined]
         lease = doc.get("lease") or {}
         pending = self.inputs.count_documents(
@@ -39,8 +39,8 @@ class RecoveryMixin(StoreBase):
     def finish_outbox(
         self, tenant: Tenant, session_id: str, outbox_id: str, due_in: float | None
     ) -> bool:
-        """Clear the outbox once its posts are made and its next step is queued. Only that outbox: a newer step
-        may have committed its own meanwhile. ``due_in``: when to look at the session again (None: only when
+        """Clear the outbox once its posts are made and its next step is queued. Only that outbox: a newer
+        step may have committed its own meanwhile. ``due_in``: when to look at the session again (None: only when
         something new happens, e.g. the session waits for the user)."""
         due_at = self.now() + timedelta(seconds=due_in) if due_in is not None else None
         result = self.sessions.update_one(
