@@ -40,8 +40,8 @@ class RecoveryMixin(StoreBase):
         self, tenant: Tenant, session_id: str, outbox_id: str, due_in: float | None
     ) -> bool:
         """Clear the outbox once its posts are made and its next step is queued. Only that outbox: a newer
-        step may have committed its own meanwhile. ``due_in``: when to look at the session again (None: only when
-        something new happens, e.g. the session waits for the user)."""
+        step may have committed its own meanwhile. ``due_in``: when to look at the session again (None: only
+        when something new happens, e.g. the session waits for the user)."""
         due_at = self.now() + timedelta(seconds=due_in) if due_in is not None else None
         result = self.sessions.update_one(
             {"_id": session_id, **tenant_filter(tenant), "outbox.id": outbox_id},
