@@ -34,7 +34,10 @@ def production_store(settings: RuntimeSettings) -> SessionStore:
 
     store_settings = settings.store
     store = MongoSessionStore(
-        connect(store_settings.mongodb_uri.get_secret_value()), StoreSettings(db_name=store_settings.db_name)
+        connect(store_settings.mongodb_uri.get_secret_value()),
+        StoreSettings(
+            db_name=store_settings.db_name, recovery_grace_seconds=store_settings.recovery_grace_seconds
+        ),
     )
     store.ensure_indexes_if_needed()
     return store

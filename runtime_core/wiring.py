@@ -26,6 +26,7 @@ class Role(StrEnum):
     disconnect = "disconnect"
     worker = "worker"
     http = "http"
+    sweeper = "sweeper"
 
 
 ROLE_GROUPS: dict[Role, frozenset[Group]] = {
@@ -45,6 +46,8 @@ ROLE_GROUPS: dict[Role, frozenset[Group]] = {
         }
     ),
     Role.http: frozenset({Group.store, Group.jwt, Group.workflows}),
+    # Carries out outboxes (posts) and queues steps; never runs one.
+    Role.sweeper: frozenset({Group.store, Group.queue, Group.endpoint, Group.frames}),
 }
 
 # The template's Handler strings, as Lambda resolves them (path/module.attribute).
@@ -54,20 +57,25 @@ HANDLERS: dict[str, Role] = {
     "functions/disconnect.handler": Role.disconnect,
     "functions/worker.handler": Role.worker,
     "functions/http_api.handler": Role.http,
+    "functions/sweeper.handler": Role.sweeper,
 }
 
 # Reading a secret: which IAM action, by the service its ARN names.
 SECRET_ACTIONS = frozenset({"secretsmanager:GetSecretValue", "ssm:GetParameter"})
 POST_ACTION = "execute-api:ManageConnections"
+# Releasing a dead delivery's message at once, or a failed one after a short backoff.
+VISIBILITY_ACTION = "sqs:ChangeMessageVisibility"
 
 # What each role calls besides reading its secrets (which depends on the ARNs configured).
 ROLE_AWS_ACTIONS: dict[Role, frozenset[str]] = {
     Role.connect: frozenset(),
-    # Acks, pongs, errors and replays go back to the sender's connection; steps go to the queue.
-    Role.default: frozenset({"sqs:SendMessage", POST_ACTION}),
+    # Acks, pongs, errors and replays go back to the sender's connection; steps go to the queue; a resume
+    # re-arms a session whose step died.
+    Role.default: frozenset({"sqs:SendMessage", VISIBILITY_ACTION, POST_ACTION}),
     Role.disconnect: frozenset(),
-    Role.worker: frozenset({"sqs:SendMessage", POST_ACTION}),
+    Role.worker: frozenset({"sqs:SendMessage", VISIBILITY_ACTION, POST_ACTION}),
     Role.http: frozenset(),
+    Role.sweeper: frozenset({"sqs:SendMessage", VISIBILITY_ACTION, POST_ACTION}),
 }
 
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"

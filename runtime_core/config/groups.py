@@ -24,6 +24,8 @@ PUBLIC_KEY_ALGORITHMS = frozenset(
 MIN_HMAC_SECRET_BYTES = 32
 
 API_GATEWAY_MAX_MESSAGE_BYTES = 128 * 1024
+# The least a step's model work may be given (one model call's worth).
+MIN_MODEL_SECONDS = 20
 API_GATEWAY_MAX_FRAME_BYTES = 32 * 1024
 
 _SETTINGS = ConfigDict(frozen=True, extra="forbid")
@@ -183,6 +185,7 @@ class StoreSettings(BaseModel):
 
     mongodb_uri: SecretStr
     db_name: str = "mozaiks"
+    recovery_grace_seconds: int = Field(default=30, ge=1, le=3600)
 
     @classmethod
     def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
@@ -198,8 +201,9 @@ class StoreSettings(BaseModel):
             r.fail(
                 "MOZAIKS_DB_NAME", f"must be 1-63 characters of letters, digits, '_' or '-', got {db_name!r}"
             )
+        grace = r.integer("MOZAIKS_RECOVERY_GRACE_SECONDS", 30, 1, 3600)
         r.done()
-        return cls(mongodb_uri=SecretStr(uri or ""), db_name=db_name)
+        return cls(mongodb_uri=SecretStr(uri or ""), db_name=db_name, recovery_grace_seconds=grace)
 
 
 class QueueSettings(BaseModel):
@@ -221,18 +225,41 @@ class QueueSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """What the step worker needs besides the store, the queue and the endpoint."""
+    """The step worker's time settings, checked against each other: a contradiction is refused at start.
+
+    The lease is short and renewed by a heartbeat (a third of it) while the step runs, so a dead step loses
+    its session within one lease. The model work of a step must end ``margin_seconds`` before the invocation's
+    deadline (the function's timeout) so that the commit, the posts and an error event always happen.
+    """
 
     model_config = _SETTINGS
 
-    lease_seconds: int = Field(default=330, ge=10, le=3600)
+    lease_seconds: int = Field(default=30, ge=10, le=900)
+    margin_seconds: int = Field(default=10, ge=1, le=300)
+    timeout_seconds: int = Field(default=300, ge=10, le=900)
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> Self:
         r = Reader(env, None)
-        lease = r.integer("MOZAIKS_STEP_LEASE_SECONDS", 330, 10, 3600)
+        lease = r.integer("MOZAIKS_STEP_LEASE_SECONDS", 30, 10, 900)
+        margin = r.integer("MOZAIKS_STEP_MARGIN_SECONDS", 10, 1, 300)
+        timeout = r.integer("MOZAIKS_WORKER_TIMEOUT_SECONDS", 300, 10, 900)
+        if not r.problems:
+            if lease > timeout:
+                r.fail(
+                    "MOZAIKS_STEP_LEASE_SECONDS",
+                    f"is {lease}, longer than the worker's timeout ({timeout} s, "
+                    "MOZAIKS_WORKER_TIMEOUT_SECONDS): a killed step would keep its session locked for longer "
+                    "than any step can run; the heartbeat renews a short lease while the step is alive",
+                )
+            if margin + MIN_MODEL_SECONDS > timeout:
+                r.fail(
+                    "MOZAIKS_STEP_MARGIN_SECONDS",
+                    f"is {margin}: with a {timeout} s worker timeout (MOZAIKS_WORKER_TIMEOUT_SECONDS) fewer "
+                    f"than {MIN_MODEL_SECONDS} s are left for the model",
+                )
         r.done()
-        return cls(lease_seconds=lease)
+        return cls(lease_seconds=lease, margin_seconds=margin, timeout_seconds=timeout)
 
 
 class EndpointSettings(BaseModel):

@@ -53,6 +53,13 @@ _DECLARED = [
     ),
     Variable(name="MOZAIKS_DB_NAME", group=Group.store, unset="mozaiks", doc="MongoDB database name."),
     Variable(
+        name="MOZAIKS_RECOVERY_GRACE_SECONDS",
+        group=Group.store,
+        unset="30",
+        doc="How long a session that should be moving (a new session, a recorded input, a committed step "
+        "with work left) may go without a sign of life before the sweeper re-arms it.",
+    ),
+    Variable(
         name="MOZAIKS_JWT_SECRET",
         group=Group.jwt,
         secret=True,
@@ -116,8 +123,23 @@ _DECLARED = [
     Variable(
         name="MOZAIKS_STEP_LEASE_SECONDS",
         group=Group.worker,
-        unset="330",
-        doc="How long a step holds its session before another delivery may take it over.",
+        unset="30",
+        doc="A running step's hold on its session, renewed every third of it while the step is alive; a "
+        "dead step's session is taken over within it. At most the worker timeout.",
+    ),
+    Variable(
+        name="MOZAIKS_STEP_MARGIN_SECONDS",
+        group=Group.worker,
+        unset="10",
+        doc="Kept back from the invocation's deadline for the commit and the posts: model calls (and their "
+        "retries) stop this long before it, so a timeout becomes an error event, not a killed step.",
+    ),
+    Variable(
+        name="MOZAIKS_WORKER_TIMEOUT_SECONDS",
+        group=Group.worker,
+        unset="300",
+        doc="The worker function's Timeout (template.yaml keeps them equal): settings are checked against it "
+        "at start.",
     ),
     Variable(
         name="MOZAIKS_WS_CALLBACK_URL",

@@ -91,15 +91,23 @@ class LocalStepQueue:
             self._thread_ids += 1
             name = f"mozaiks-step-{self._thread_ids}"
         # Daemon: a step still running when the process exits is abandoned, not waited for (see stop()).
-        threading.Thread(target=self._serve, args=(message.session_id,), name=name, daemon=True).start()
+        thread = threading.Thread(target=self._serve, args=(message.session_id,), name=name, daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: the session waits for a running thread, if any
+            with self._lock:
+                self._threads -= 1
+                if self._threads:
+                    self._ready.append(message.session_id)
+                    return
+                self._active.discard(message.session_id)
+                self._pending.pop(message.session_id, None)
+            raise
 
     def _next_message(self, session_id: str) -> tuple[str, StepMessage] | None:
         """Under the lock: the next step this thread runs (its session's, or a waiting session's), or None
         when the thread should end."""
-        if self._stopped:
-            # Queued steps were dropped by stop(); the thread ends with its step.
-            self._active.discard(session_id)
-            return None
+        # After stop() nothing is pending or waiting: the thread ends with the step it ran.
         queue = self._pending.get(session_id)
         if queue and self._ready:
             # Sessions are waiting for a thread (the cap is reached): take turns, one step each, as SQS

@@ -26,3 +26,10 @@ class SqsStepQueue:
             MessageGroupId=message.session_id,
             MessageDeduplicationId=dedup,
         )
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        """Make a delivered message visible again after ``seconds`` (0: at once). A message whose worker died
+        would otherwise block its session's message group for the queue's whole visibility timeout."""
+        self._client.change_message_visibility(
+            QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

@@ -9,6 +9,7 @@ The step logic (claim, decide, run, commit, post, chain) is ``runtime_core.worke
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -16,7 +17,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from runtime_core.queue import StepMessage
+from runtime_core.queue import StepMessage, reset_visibility
 from runtime_core.services import Services, get_services
 from runtime_core.session import UsageTotals
 from runtime_core.telemetry import (
@@ -73,19 +74,45 @@ def step_worker(services: Services, owner: str) -> StepWorker:
         provider_for=provider_for,
         on_metrics=_emitter(services),
         owner=owner,
+        grace_seconds=services.store.recovery_grace_seconds,
+        margin_seconds=settings.worker.margin_seconds,
     )
 
 
-def _record_handler(record: SQSRecord) -> None:
-    message = StepMessage.model_validate_json(record.body)
-    log = runtime_logger()
-    bind_invocation(log, session_id=message.session_id, app_id=message.app_id, request_id=record.message_id)
-    try:
-        report = step_worker(get_services(), f"sqs:{record.message_id}").process(message)
-    finally:
-        unbind_invocation(log)
-    REPORTS.append(report)
-    del REPORTS[:-_MAX_REPORTS]
+def retry_delay(receive_count: int) -> int:
+    """Seconds before a failed delivery is tried again: 2, 4, 8 ... up to a minute (not the queue's
+    visibility timeout, which must be at least the worker's timeout and would freeze the session for it)."""
+    return min(2**receive_count, 60)
+
+
+class _Records:
+    """The record handler with the invocation's deadline (Lambda's remaining time when the batch started)."""
+
+    def __init__(self, context: Any) -> None:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self.deadline = time.monotonic() + remaining() / 1000 if callable(remaining) else None
+
+    def __call__(self, record: SQSRecord) -> None:
+        message = StepMessage.model_validate_json(record.body)
+        log = runtime_logger()
+        bind_invocation(
+            log, session_id=message.session_id, app_id=message.app_id, request_id=record.message_id
+        )
+        services = get_services()
+        try:
+            report = step_worker(services, f"sqs:{record.message_id}").process(
+                message, receipt=record.receipt_handle or None, deadline=self.deadline
+            )
+        except Exception:
+            # Retried soon rather than after the visibility timeout; the dead-letter queue takes it after
+            # maxReceiveCount deliveries.
+            count = int(record.attributes.approximate_receive_count or 1)
+            reset_visibility(services.queue, record.receipt_handle, retry_delay(count))
+            raise
+        finally:
+            unbind_invocation(log)
+        REPORTS.append(report)
+        del REPORTS[:-_MAX_REPORTS]
 
 
 def on_sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -96,6 +123,6 @@ def on_sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Report every failed record instead of raising when all failed: the response is what SQS acts on.
     processor.raise_on_entire_batch_failure = False
     try:
-        return dict(process_partial_response(event, _record_handler, processor, context))
+        return dict(process_partial_response(event, _Records(context), processor, context))
     finally:
         unbind_invocation(log)

@@ -1,54 +1,43 @@
-"""One delivery of a step message: claim, decide, run one engine step, commit, post, meter, chain.
+"""One delivery of a step message: claim, decide, run one engine step, commit, post, chain.
 
-Redeliveries are the normal case with SQS, so every delivery first decides from the claimed session whether
-there is anything to do:
+Delivery guarantees, in the order a delivery meets them:
 
-* a finished session, or one claimed by someone else: nothing;
-* a cancel request: ``cancel_step``;
-* ``continue`` messages carry the session's progress when they were enqueued (``dedup_id =
-  "p<messages>.<last event seq>"``, which every committed step advances and a claim does not): at any other
-  progress the step they stand for already ran, so nothing (but the chain is re-armed, see below);
-* ``start`` acts only on a session that has not run yet; ``input`` only while its input is still pending;
-* a session waiting for input consumes the oldest pending input, or does nothing without one;
-* a running session runs its next agent turn.
-
-After the commit the next step is enqueued under the new progress (running, or waiting with more inputs
-queued), or the chain stops (waiting for the user, completed, cancelled, max turns, or a failed model call:
-the session keeps its error and the next input or ``resume`` tries the step again). A ``retry`` (sent on
-``resume``) also runs a ``running`` session's next turn: that restarts a chain whose step failed every
-delivery and went to the dead-letter queue; in a live chain it only runs the turn that was due next, and the
-chain's own message then finds that turn done. Re-arming a
-stale ``continue`` enqueues the current progress again: SQS drops it when the live chain already sent it,
-and it restarts a chain whose enqueue was lost between commit and send.
+* **Claim** with a short lease that a heartbeat renews while the step runs, and the SQS receipt of the
+  delivery: a process that dies loses its session within one lease, and the sweeper can release its message
+  at once instead of waiting out the queue's visibility timeout.
+* **Finish what a dead process left**: a claim that finds an outbox (the previous step committed but its
+  process died before posting or queueing the next step) carries it out first.
+* **Decide** from the session (``runtime_core.worker.decision``): redeliveries and re-arms are normal.
+* **Run** within the invocation's time budget; every model call goes to the usage ledger as it returns.
+* **Commit** the step with its outbox in one transaction, then post the events, queue the next step and clear
+  the outbox. A crash anywhere after the commit leaves the outbox for the next delivery, a ``resume`` or the
+  sweeper.
+* A refused input gives its msg_id back; a run that ends with inputs still pending reports each one; a step
+  that fails exactly as the previous attempt did is not stored again (the client gets an ``error`` reply).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from runtime_core.events import ErrorEvent
+from runtime_core import faults
+from runtime_core.events import ErrorEvent, Event, RunCompleted
 from runtime_core.protocol import ErrorReply
 from runtime_core.queue import StepMessage
 from runtime_core.services import Services
-from runtime_core.session import SessionState, SessionStatus, Tenant, UsageTotals, UserInput
-from runtime_core.store.protocol import ClaimRefused, LeaseLost
+from runtime_core.session import SessionState, SessionStatus, Tenant, UsageRecord, UsageTotals, UserInput
+from runtime_core.store.protocol import Claim, ClaimRefused, LeaseLost, NextStep, Outbox
 from runtime_core.telemetry import runtime_logger
-from runtime_core.transport import PostError
+from runtime_core.worker.decision import Decision, decide, has_work, progress
+from runtime_core.worker.heartbeat import Heartbeat
+from runtime_core.worker.outbox import carry_out, post_to_session, step_message
 from runtime_core.workflow import Workflow
-from runtime_core.workflow.spec import StartupMode
 
-_PROGRESS_DEDUP = re.compile(r"^p\d+\.\d+$")
-
-
-class Decision(BaseModel):
-    action: Literal["skip", "run", "cancel"]
-    why: str
-    user_input: UserInput | None = None
+MetricsSink = Callable[[str, str, UsageTotals, float, str | None, StepMessage], None]
 
 
 class StepReport(BaseModel):
@@ -63,55 +52,8 @@ class StepReport(BaseModel):
     connections: int = 0
     gone: int = 0
     enqueued: str | None = None
-
-
-def progress(message_count: int, last_event_seq: int) -> str:
-    """The dedup id of the step that follows this point of the session."""
-    return f"p{message_count}.{last_event_seq}"
-
-
-def _fresh(state: SessionState) -> bool:
-    return not state.messages and not state.engine.get("initialized")
-
-
-def needs_input(state: SessionState, workflow: Workflow) -> bool:
-    if state.pending_input is not None:
-        return True
-    return _fresh(state) and workflow.orchestrator.startup_mode == StartupMode.user_first
-
-
-def decide(
-    message: StepMessage,
-    state: SessionState,
-    message_count: int,
-    pending: list[UserInput],
-    cancel_requested: bool,
-    workflow: Workflow,
-) -> Decision:
-    if state.status.is_final:
-        return Decision(action="skip", why=f"session {state.status.value}")
-    if cancel_requested:
-        return Decision(action="cancel", why="cancel requested")
-    if message.reason == "continue":
-        now = progress(message_count, state.last_event_seq)
-        if _PROGRESS_DEDUP.match(message.dedup_id) and message.dedup_id != now:
-            return Decision(action="skip", why=f"stale: enqueued at {message.dedup_id}, now {now}")
-    elif message.reason == "start" and not _fresh(state):
-        return Decision(action="skip", why="already started")
-    elif message.reason == "input":
-        input_id = message.dedup_id.removeprefix("in:")
-        if input_id not in {p.input_id for p in pending}:
-            return Decision(action="skip", why=f"input {input_id} already consumed")
-    elif message.reason == "retry" and state.error is None and state.status != SessionStatus.running:
-        return Decision(action="skip", why="nothing to retry: the last step did not fail")
-    if needs_input(state, workflow):
-        if pending:
-            return Decision(action="run", why="input", user_input=pending[0])
-        if state.pending_input is not None:
-            return Decision(action="skip", why="waiting for input")
-        # A user-first session without a first message: this step opens it and asks the user.
-        return Decision(action="run", why="open")
-    return Decision(action="run", why="agent turn")
+    outbox_recovered: bool = False
+    heartbeats: int = 0
 
 
 class StepWorker:
@@ -121,11 +63,13 @@ class StepWorker:
         self,
         services: Services,
         *,
-        lease_seconds: int,
+        lease_seconds: float,
         callback_url: str | None,
         provider_for: Callable[[Workflow], Any],
-        on_metrics: Callable[[str, str, UsageTotals, float, str | None, StepMessage], None],
+        on_metrics: MetricsSink,
         owner: str = "worker",
+        grace_seconds: float = 30.0,
+        margin_seconds: float = 10.0,
     ) -> None:
         self.owner = owner
         self.services = services
@@ -133,87 +77,155 @@ class StepWorker:
         self.callback_url = callback_url
         self.provider_for = provider_for
         self.on_metrics = on_metrics
+        self.grace_seconds = grace_seconds
+        # Kept back from the invocation's deadline for the commit and the posts after the model work.
+        self.margin_seconds = margin_seconds
 
-    def process(self, message: StepMessage) -> StepReport:
+    def process(
+        self, message: StepMessage, *, receipt: str | None = None, deadline: float | None = None
+    ) -> StepReport:
+        """One delivery. ``deadline``: ``time.monotonic()`` at which the invocation is killed (Lambda's
+        remaining time); the model work must end ``margin_seconds`` before it."""
         store = self.services.store
         tenant = Tenant(app_id=message.app_id, user_id=message.user_id)
-        claim = store.claim(tenant, message.session_id, self.owner, lease_seconds=self.lease_seconds)
+        claim = store.claim(
+            tenant, message.session_id, self.owner, lease_seconds=self.lease_seconds, receipt=receipt
+        )
         if isinstance(claim, ClaimRefused):
-            # Finished, missing, or another delivery holds the lease (it will chain the next step itself).
+            # Missing, finished, or another delivery holds the lease (it chains the next step itself).
             return StepReport(
                 session_id=message.session_id, action="skip", why=f"not claimable: {claim.reason}"
             )
+        report = StepReport(session_id=message.session_id, action="run", why="")
+        if claim.outbox is not None:
+            # The previous step's process died after its commit: post what it could not, queue its next step.
+            self._carry_out(tenant, claim.outbox, report)
+        with Heartbeat(store, claim, self.lease_seconds) as heartbeat:
+            outcome = self._step(message, claim, report, deadline)
+        report.heartbeats = heartbeat.beats
+        if outcome is None:
+            return report
+        result, outbox = outcome
+        faults.point("after_commit")
+        posted = post_to_session(self.services, tenant, message.session_id, result.events, self.callback_url)
+        report.connections, report.posts, report.gone = posted.connections, posted.posts, posted.gone
+        faults.point("after_post")
+        if outbox.next is not None:
+            self.services.queue.enqueue(
+                step_message(tenant, message.session_id, outbox.next.reason, outbox.next.dedup_id)
+            )
+            report.enqueued = outbox.next.dedup_id
+        faults.point("after_enqueue")
+        store.finish_outbox(
+            tenant, message.session_id, outbox.id, due_in=self.grace_seconds if outbox.next else None
+        )
+        runtime_logger().info("step done", extra=report.model_dump())
+        return report
+
+    # ---- the step, under the lease -----------------------------------------------------------------------
+    def _step(
+        self, message: StepMessage, claim: Claim, report: StepReport, deadline: float | None
+    ) -> tuple[Any, Outbox] | None:
+        """Decide, run and commit; None when there was nothing to commit (the lease is released)."""
+        store = self.services.store
         state: SessionState = claim.state
+        pending = list(claim.pending_inputs)
+        outbox_done = claim.outbox is not None
         started = time.perf_counter()
         try:
             workflow = self._workflow(state)
             if workflow is None:
+                decision = Decision(action="run", why="workflow unavailable")
                 result = _refusal(
                     state, "workflow_unavailable", f"workflow {state.workflow_name!r} cannot be loaded"
                 )
-                decision = Decision(action="run", why="workflow unavailable")
             else:
                 decision = decide(
-                    message,
-                    state,
-                    claim.message_count,
-                    list(claim.pending_inputs),
-                    claim.cancel_requested,
-                    workflow,
+                    message, state, claim.message_count, pending, claim.cancel_requested, workflow
                 )
                 if decision.action == "skip":
-                    store.release(claim)
-                    enqueued = self._rearm(message, state, claim.message_count, claim.pending_inputs)
-                    return StepReport(
-                        session_id=message.session_id,
-                        action="skip",
-                        why=decision.why,
-                        status=state.status.value,
-                        enqueued=enqueued,
-                    )
-                result = self._run(decision, state, workflow)
+                    report.action, report.why, report.status = "skip", decision.why, state.status.value
+                    report.enqueued = self._rearm(message, state, claim.message_count, pending)
+                    due = self.grace_seconds if has_work(state, len(pending)) else None
+                    store.release(claim, due_in=due, outbox_done=outbox_done)
+                    return None
+                faults.point("before_model")
+                result = self._run(decision, claim, workflow, deadline)
             duration_ms = (time.perf_counter() - started) * 1000
-            # An input is consumed only by a step that did not fail: after a model error it stays pending
-            # and the next step tries it again.
-            consumed = (
-                decision.user_input.input_id
-                if decision.user_input is not None and result.state.error is None
-                else None
+            report.action = "cancel" if decision.action == "cancel" else "run"
+            report.why, report.status = decision.why, result.state.status.value
+            if _repeats_failure(state, result):
+                self._repeated_failure(message, claim, result, report, duration_ms, outbox_done)
+                return None
+            consumed, refused = _inputs_outcome(decision, result)
+            leftover = [p for p in pending if p.input_id not in consumed + refused]
+            if result.state.status.is_final and leftover:
+                _report_unconsumed(result, leftover)
+                refused += [p.input_id for p in leftover]
+            report.events = len(result.events)
+            waiting_with_input = result.state.status == SessionStatus.awaiting_input and bool(
+                [p for p in pending if p.input_id not in consumed + refused]
             )
-            committed = store.commit(
+            chain = result.state.error is None and (result.enqueue_next or waiting_with_input)
+            next_progress = progress(
+                claim.message_count + len(result.new_messages), result.state.last_event_seq
+            )
+            outbox = Outbox(
+                id=claim.token,
+                post_after=state.last_event_seq,
+                post_to=result.state.last_event_seq,
+                next=NextStep(reason="continue", dedup_id=next_progress) if chain else None,
+            )
+            faults.point("before_commit")
+            store.commit(
                 claim,
                 result.state,
                 result.new_messages,
                 result.events,
                 result.usage,
-                [consumed] if consumed else [],
+                consumed,
+                refused_input_ids=refused,
+                outbox=outbox,
+                # Written call by call by the ledger callback (see _run).
+                usage_recorded=True,
             )
+        except LeaseLost:
+            runtime_logger().warning("lease lost before commit; another delivery owns the session")
+            report.action, report.why = "lost", "lease lost"
+            return None
         except Exception as exc:
-            if isinstance(exc, LeaseLost):
-                runtime_logger().warning("lease lost before commit; another delivery owns the session")
-                return StepReport(session_id=message.session_id, action="lost", why="lease lost")
             self._fail(claim, message, state, exc, (time.perf_counter() - started) * 1000)
             raise
-        remaining = [p for p in claim.pending_inputs if p.input_id != consumed]
-        report = StepReport(
-            session_id=message.session_id,
-            action="cancel" if decision.action == "cancel" else "run",
-            why=decision.why,
-            status=result.state.status.value,
-            events=len(result.events),
-        )
-        self._post(tenant, message.session_id, result.events, report)
         error = next((e.code for e in result.events if isinstance(e, ErrorEvent)), None)
-        usage = UsageTotals().add(result.usage)
-        self.on_metrics(state.workflow_name, message.app_id, usage, duration_ms, error, message)
-        waiting_with_input = result.state.status == SessionStatus.awaiting_input and bool(remaining)
-        # A failed step (model error) stops the chain: retrying at once would fail the same way and burn
-        # model calls; the user retries by sending input or resuming.
-        if result.state.error is None and (result.enqueue_next or waiting_with_input):
-            report.enqueued = progress(committed.message_count, committed.last_event_seq)
-            self.services.queue.enqueue(_message(message, "continue", report.enqueued))
-        runtime_logger().info("step done", extra=report.model_dump())
-        return report
+        self.on_metrics(
+            state.workflow_name, message.app_id, UsageTotals().add(result.usage), duration_ms, error, message
+        )
+        return result, outbox
+
+    def _run(self, decision: Decision, claim: Claim, workflow: Workflow, deadline: float | None) -> Any:
+        # The engine (and AG2 under it) is imported on the first step, never by the route handlers.
+        from runtime_core.engine.step import cancel_step, run_step
+
+        if decision.action == "cancel":
+            return cancel_step(claim.state)
+        calls = 0
+
+        def ledger(record: UsageRecord) -> None:
+            # Written before anything else can fail: a provider call a crash makes us repeat is billed too.
+            nonlocal calls
+            calls += 1
+            self.services.store.record_usage(claim.tenant, record, key=f"{claim.token}:{calls}")
+            faults.point("after_reply")
+
+        model_deadline = deadline - self.margin_seconds if deadline is not None else None
+        return run_step(
+            claim.state,
+            workflow,
+            self.provider_for(workflow),
+            decision.user_input,
+            deadline=model_deadline,
+            on_model_call=ledger,
+        )
 
     def _workflow(self, state: SessionState) -> Workflow | None:
         from runtime_core.workflow import WorkflowValidationError
@@ -232,65 +244,57 @@ class StepWorker:
             )
         return workflow
 
-    def _run(self, decision: Decision, state: SessionState, workflow: Workflow) -> Any:
-        # The engine (and AG2 under it) is imported on the first step, never by the route handlers.
-        from runtime_core.engine.step import cancel_step, run_step
-
-        if decision.action == "cancel":
-            return cancel_step(state)
-        return run_step(state, workflow, self.provider_for(workflow), decision.user_input)
+    def _carry_out(self, tenant: Tenant, outbox: Outbox, report: StepReport) -> None:
+        posted = carry_out(self.services, tenant, report.session_id, outbox, self.callback_url, finish=False)
+        report.outbox_recovered = True
+        report.posts += posted.posts
 
     def _rearm(
         self, message: StepMessage, state: SessionState, message_count: int, pending: list[UserInput]
     ) -> str | None:
-        if message.reason != "continue":
-            return None
-        running = state.status == SessionStatus.running and state.error is None
-        waiting_with_input = state.status == SessionStatus.awaiting_input and bool(pending)
-        if not (running or waiting_with_input):
+        """A stale ``continue`` queues the current progress again: SQS drops it when the live chain already
+        sent it, and it restarts a chain whose message was lost."""
+        if message.reason != "continue" or not has_work(state, len(pending)):
             return None
         dedup = progress(message_count, state.last_event_seq)
-        self.services.queue.enqueue(_message(message, "continue", dedup))
+        self.services.queue.enqueue(step_message(state.tenant, state.session_id, "continue", dedup))
         return dedup
 
-    def _post(self, tenant: Tenant, session_id: str, events: list[Any], report: StepReport) -> None:
-        """One post call per live connection of the session (the poster batches the step's events)."""
-        if not events:
-            return
-        store = self.services.store
-        for connection_id in store.live_connections(tenant, session_id):
-            report.connections += 1
-            endpoint = self._endpoint(connection_id)
-            if endpoint is None:
-                runtime_logger().error("no Management API endpoint: set MOZAIKS_WS_CALLBACK_URL")
-                return
-            try:
-                outcome = self.services.poster_for(endpoint).post(connection_id, events)
-            except PostError as exc:
-                # The events are stored: the client gets them when it resumes. A post failure must not
-                # fail (and so redo) a step that is already committed.
-                runtime_logger().warning(
-                    "post failed", extra={"connection_id": connection_id, "code": exc.code}
-                )
-                continue
-            report.posts += outcome.posts
-            if outcome.gone:
-                report.gone += 1
-                store.delete_connection(connection_id)
-
-    def _endpoint(self, connection_id: str) -> str | None:
-        if self.callback_url:
-            return self.callback_url
-        # Without a configured endpoint, the one recorded at $connect.
-        record = self.services.store.get_connection(connection_id)
-        return record.endpoint if record is not None else None
+    def _repeated_failure(
+        self,
+        message: StepMessage,
+        claim: Claim,
+        result: Any,
+        report: StepReport,
+        duration_ms: float,
+        outbox_done: bool,
+    ) -> None:
+        """The step failed exactly as the stored attempt did: storing another error event would only grow the
+        log (a reconnect loop retries on every ``resume``). Tell the live connections, store nothing."""
+        self.services.store.release(claim, due_in=None, outbox_done=outbox_done)
+        notice = ErrorReply(
+            code="step_failed_again",
+            message=f"the retried step failed again: {result.state.error}",
+            session_id=claim.session_id,
+        )
+        post_to_session(self.services, claim.tenant, claim.session_id, [notice], self.callback_url)
+        report.why = "failed again (not stored)"
+        self.on_metrics(
+            claim.state.workflow_name,
+            claim.tenant.app_id,
+            UsageTotals().add(result.usage),
+            duration_ms,
+            "step_failed_again",
+            message,
+        )
 
     def _fail(
-        self, claim: Any, message: StepMessage, state: SessionState, exc: Exception, duration_ms: float
+        self, claim: Claim, message: StepMessage, state: SessionState, exc: Exception, duration_ms: float
     ) -> None:
         runtime_logger().exception("step failed; the delivery will be retried")
         try:
-            self.services.store.release(claim)
+            # Looked at again after grace even if the queue's redelivery is lost (dead-letter queue).
+            self.services.store.release(claim, due_in=self.grace_seconds)
         except Exception:
             runtime_logger().exception("could not release the claim; its lease will expire")
         notice = ErrorReply(
@@ -300,10 +304,7 @@ class StepWorker:
         )
         # A control reply, not a session event: the failed step's seq numbers belong to its retry.
         try:
-            report = StepReport(session_id=message.session_id, action="run", why="")
-            self._post(
-                Tenant(app_id=message.app_id, user_id=message.user_id), message.session_id, [notice], report
-            )
+            post_to_session(self.services, claim.tenant, message.session_id, [notice], self.callback_url)
         except Exception:
             runtime_logger().exception("could not post the failure notice")
         self.on_metrics(
@@ -311,14 +312,45 @@ class StepWorker:
         )
 
 
-def _message(origin: StepMessage, reason: str, dedup_id: str) -> StepMessage:
-    return StepMessage(
-        session_id=origin.session_id,
-        app_id=origin.app_id,
-        user_id=origin.user_id,
-        reason=reason,  # type: ignore[arg-type]
-        dedup_id=dedup_id,
-    )
+def _repeats_failure(state: SessionState, result: Any) -> bool:
+    return state.error is not None and result.state.error == state.error
+
+
+def _inputs_outcome(decision: Decision, result: Any) -> tuple[list[str], list[str]]:
+    """(consumed, refused) msg_ids. An input is consumed only by a step that did not fail (after a model error
+    it stays pending and the next step tries it again); an input the step refused gives its msg_id back."""
+    if decision.user_input is None:
+        return [], []
+    input_id = decision.user_input.input_id
+    if any(isinstance(e, ErrorEvent) and e.code == "invalid_input" for e in result.events):
+        return [], [input_id]
+    if result.state.error is not None:
+        return [], []
+    return [input_id], []
+
+
+def _report_unconsumed(result: Any, leftover: list[UserInput]) -> None:
+    """The run ended with inputs still queued: say so for each (before the closing event), never drop them."""
+    events: list[Event] = list(result.events)
+    closing = events.pop() if events and isinstance(events[-1], RunCompleted) else None
+    # The step's events are numbered without gaps up to last_event_seq.
+    seq = result.state.last_event_seq - (1 if closing is not None else 0)
+    for pending in leftover:
+        seq += 1
+        events.append(
+            ErrorEvent(
+                session_id=result.state.session_id,
+                seq=seq,
+                code="input_not_consumed",
+                message=f"the run ended before input {pending.input_id!r} was used; it was not processed",
+                recoverable=False,
+            )
+        )
+    if closing is not None:
+        seq += 1
+        events.append(closing.model_copy(update={"seq": seq}))
+    result.events = events
+    result.state.last_event_seq = seq
 
 
 def _refusal(state: SessionState, code: str, message: str) -> Any:

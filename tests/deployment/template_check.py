@@ -146,6 +146,8 @@ def _check_resolved(resolver: Resolver, root: Path) -> list[str]:
         environment = resolver.environment(fid)
         problems += _check_environment(fid, role, environment)
         problems += _check_permissions(resolver, fid, role, environment)
+        if role == Role.worker:
+            problems += _check_timing(resolver, fid, environment)
     problems += [f"no function has the {role.value} role's handler" for role in Role if role not in roles]
     return problems
 
@@ -245,4 +247,32 @@ def _check_permissions(resolver: Resolver, fid: str, role: Role, environment: Ma
         action = SECRET_READ[match["service"]]
         if not resolver.allows(fid, action, value):
             problems.append(f"{fid}: cannot read {name}: its policies do not allow {action} on {value}")
+    return problems
+
+
+def _check_timing(resolver: Resolver, fid: str, environment: Mapping[str, str]) -> list[str]:
+    """The worker's time settings, as the template sets them: what the runtime itself checks at start, its
+    declared timeout equal to the function's, and a queue visibility timeout no shorter (AWS refuses an SQS
+    event source whose visibility timeout is shorter than the function's timeout)."""
+    from runtime_core.config import ConfigError, WorkerSettings
+
+    problems: list[str] = []
+    template = resolver.template
+    timeout = int(
+        (template["Resources"][fid]["Properties"].get("Timeout"))
+        or template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    )
+    try:
+        settings = WorkerSettings.from_env(dict(environment))
+    except ConfigError as exc:
+        return [f"{fid}: {exc}"]
+    if settings.timeout_seconds != timeout:
+        problems.append(
+            f"{fid}: MOZAIKS_WORKER_TIMEOUT_SECONDS is {settings.timeout_seconds} but the function's Timeout "
+            f"is {timeout}"
+        )
+    queue = template["Resources"].get("StepQueue", {}).get("Properties", {})
+    visibility = int(queue.get("VisibilityTimeout", 30))
+    if visibility < timeout:
+        problems.append(f"{fid}: StepQueue VisibilityTimeout {visibility} is shorter than the Timeout {timeout}")
     return problems

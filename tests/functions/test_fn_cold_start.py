@@ -35,7 +35,7 @@ def test_even_the_worker_loads_the_engine_only_for_its_first_step() -> None:
 
 
 def test_a_retried_start_finds_its_session_again() -> None:
-    from runtime_core.routes.frames import session_id_for
+    from runtime_core.routes.session_frames import session_id_for
     from runtime_core.session import Tenant
 
     tenant = Tenant(app_id="a", user_id="u")

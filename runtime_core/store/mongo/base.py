@@ -30,6 +30,10 @@ class StoreBase:
     meta: Documents
     _clock: Clock
 
+    @property
+    def recovery_grace_seconds(self) -> float:
+        return self.settings.recovery_grace_seconds
+
     def now(self) -> datetime:
         # BSON dates keep milliseconds: truncate so what we compare is what we stored.
         value = self._clock()

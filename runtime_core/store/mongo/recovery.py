@@ -55,7 +55,8 @@ class RecoveryMixin(StoreBase):
         now = self.now()
         cursor = (
             self.sessions.find(
-                {"due_at": {"$lte": now}},
+                # $ne None first: an embedded mongoeco compares null with dates (MongoDB does not).
+                {"$and": [{"due_at": {"$ne": None}}, {"due_at": {"$lte": now}}]},
                 {"app_id": 1, "user_id": 1, "version": 1, "due_at": 1, "lease": 1, "status": 1, "outbox": 1},
             )
             .sort("due_at", 1)

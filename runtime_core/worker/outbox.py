@@ -1,0 +1,103 @@
+"""Carrying out what a committed step left to do: post its events, queue its next step, clear the outbox.
+
+The commit writes the outbox in the same transaction as the step, so whatever happens to the process after it,
+the store knows what is still owed. The worker that committed carries it out at once; if it died first, the
+next delivery of the session, a client's ``resume`` or the sweeper does (``carry_out``). Doing it twice is
+harmless: clients drop a ``seq`` they already have, and the next step's deduplication id (its progress) makes
+a second enqueue a no-op in SQS and a stale message for the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from runtime_core.queue import StepMessage
+from runtime_core.services import Services
+from runtime_core.session import Tenant
+from runtime_core.store.protocol import Outbox
+from runtime_core.telemetry import runtime_logger
+from runtime_core.transport import PostError
+
+
+class PostReport(BaseModel):
+    connections: int = 0
+    posts: int = 0
+    gone: int = 0
+
+
+def step_message(tenant: Tenant, session_id: str, reason: str, dedup_id: str) -> StepMessage:
+    return StepMessage(
+        session_id=session_id,
+        app_id=tenant.app_id,
+        user_id=tenant.user_id,
+        reason=reason,  # type: ignore[arg-type]
+        dedup_id=dedup_id,
+    )
+
+
+def post_to_session(
+    services: Services,
+    tenant: Tenant,
+    session_id: str,
+    messages: Sequence[Any],
+    callback_url: str | None,
+) -> PostReport:
+    """One post call per live connection of the session (the poster batches the messages)."""
+    report = PostReport()
+    if not messages:
+        return report
+    store = services.store
+    for connection_id in store.live_connections(tenant, session_id):
+        report.connections += 1
+        endpoint = callback_url
+        if endpoint is None:
+            # Without a configured endpoint, the one recorded at $connect.
+            record = store.get_connection(connection_id)
+            endpoint = record.endpoint if record is not None else None
+        if endpoint is None:
+            runtime_logger().error("no Management API endpoint: set MOZAIKS_WS_CALLBACK_URL")
+            return report
+        try:
+            outcome = services.poster_for(endpoint).post(connection_id, list(messages))
+        except PostError as exc:
+            # The events are stored: the client gets them when it resumes. A post failure must not fail (and
+            # so redo) a step that is already committed.
+            runtime_logger().warning("post failed", extra={"connection_id": connection_id, "code": exc.code})
+            continue
+        report.posts += outcome.posts
+        if outcome.gone:
+            report.gone += 1
+            store.delete_connection(connection_id)
+    return report
+
+
+def carry_out(
+    services: Services,
+    tenant: Tenant,
+    session_id: str,
+    outbox: Outbox,
+    callback_url: str | None,
+    *,
+    finish: bool = True,
+    grace_seconds: float = 30.0,
+) -> PostReport:
+    """Post the outbox's events (read back from the store) and queue its next step; then clear it, unless the
+    caller holds the session's lease and clears it itself (``finish=False``)."""
+    store = services.store
+    count = outbox.post_to - outbox.post_after
+    events = store.events_after(tenant, session_id, outbox.post_after, limit=count) if count > 0 else []
+    report = post_to_session(services, tenant, session_id, events, callback_url)
+    if outbox.next is not None:
+        services.queue.enqueue(step_message(tenant, session_id, outbox.next.reason, outbox.next.dedup_id))
+    if finish:
+        store.finish_outbox(
+            tenant, session_id, outbox.id, due_in=grace_seconds if outbox.next is not None else None
+        )
+    runtime_logger().info(
+        "outbox carried out",
+        extra={"session_id": session_id, "events": len(events), "next": outbox.next and outbox.next.dedup_id},
+    )
+    return report
