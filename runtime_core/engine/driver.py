@@ -125,11 +125,7 @@ def drive(
         if carry == Carry.json:
             state = SessionState.model_validate_json(state.model_dump_json())
         user_input = None
-        failed = any(
-            e.type == "error" and e.code not in ("tool_error", "structured_output_invalid")
-            for e in result.events
-        )
-        if failed:
+        if result.error_code is not None:  # failed or refused: stepping again would do the same
             break
         if state.status == SessionStatus.awaiting_input and state.pending_input is not None:
             user_input = inputs(state.pending_input)

@@ -286,6 +286,8 @@ def build_group(
     ) = blueprint.pattern.prepare_group_chat(
         max_rounds=blueprint.max_rounds(compiled), messages=[first_message]
     )
+    # Tool functions learn which call they execute (for their idempotency key) through the executor.
+    tool_run.attach(executor)
     return Group(
         compiled=compiled,
         agents=blueprint.agents,

@@ -9,6 +9,10 @@ the wrapper records whether the call raised (AG2 turns the exception into an ``E
 engine adds ``is_error`` and an error event), and for UI tools it returns the client's answer instead of
 running the function (the function itself produced, one step earlier, the payload the client rendered).
 
+While a tool function runs, ``runtime_core.tools.current_tool_call()`` returns the call it executes (session,
+tool, call id, and an idempotency key stable across retries): AG2 hands the call id only to the executor's
+``execute_function``, so ``ToolRun.attach`` wraps that method to note the id for the function wrappers.
+
 UI tool answers: if the module also defines ``<function>_result(answer, context_variables)``, it turns the
 client's answer (a dict) into the tool's result, and may return a ``ReplyResult`` to update the context;
 otherwise the result is the answer as JSON.
@@ -22,12 +26,14 @@ import importlib.util
 import inspect
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from runtime_core.tools import ToolCallInfo, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
 
 CONTEXT_PARAM = "context_variables"
@@ -100,30 +106,70 @@ def _import(path: Path, content_hash: str) -> ModuleType:
 @dataclass
 class ToolExecution:
     name: str
+    call_id: str | None = None
     error: str | None = None
 
 
 @dataclass
 class ToolRun:
-    """Per-step tool state: executions in call order, and the UI answer this step delivers (if any)."""
+    """Per-step tool state: executions in call order, the UI answer this step delivers (if any), and the call
+    the executor is running (for ``current_tool_call()``)."""
 
+    session_id: str = ""
     executions: list[ToolExecution] = field(default_factory=list)
     ui_answer: dict[str, Any] | None = None
+    # The reply whose tool calls run in this step: its agent and transcript position.
+    caller: str = ""
+    caller_seq: int = 0
+    # Set by the executor's execute_function for the duration of one call.
+    call_id: str | None = None
+
+    def attach(self, executor: Any) -> None:
+        """Have ``executor`` (AG2's group tool executor) report the id of each call it executes."""
+        original = executor.execute_function
+
+        def execute_function(
+            func_call: dict[str, Any], call_id: str | None = None, verbose: bool = False
+        ) -> tuple[bool, dict[str, Any]]:
+            self.call_id = call_id
+            try:
+                return original(func_call, call_id=call_id, verbose=verbose)
+            finally:
+                self.call_id = None
+
+        executor.execute_function = execute_function
+
+    def info(self, tool_name: str, call_id: str | None) -> ToolCallInfo | None:
+        if call_id is None or not self.session_id:
+            return None
+        return ToolCallInfo(
+            session_id=self.session_id,
+            tool_name=tool_name,
+            tool_call_id=call_id,
+            agent=self.caller,
+            message_seq=self.caller_seq,
+        )
 
     def wrap(self, tool: LoadedTool) -> Callable[..., Any]:
         target = tool.function
 
         @functools.wraps(target)
         def run(*args: Any, **kwargs: Any) -> Any:
-            record = ToolExecution(name=tool.spec.name)
+            record = ToolExecution(name=tool.spec.name, call_id=self.call_id)
             self.executions.append(record)
+            call = self.info(tool.spec.name, self.call_id)
             try:
-                if tool.is_ui:
-                    return self._answer(tool, kwargs.get(CONTEXT_PARAM))
-                return target(*args, **kwargs)
+                with executing(call) if call is not None else nullcontext():
+                    if tool.is_ui:
+                        return self._answer(tool, kwargs.get(CONTEXT_PARAM))
+                    result = target(*args, **kwargs)
             except Exception as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
                 raise
+            if inspect.isawaitable(result):
+                # AG2 awaits it later, on another thread: the call must still be current there.
+                return _finish(result, record, call)
+            return result
 
         return run
 
@@ -137,12 +183,24 @@ class ToolRun:
         return tool.result_function(answer)
 
 
-def ui_payload(tool: LoadedTool, arguments: dict[str, Any], context_variables: Any) -> dict[str, Any]:
+async def _finish(result: Awaitable[Any], record: ToolExecution, call: ToolCallInfo | None) -> Any:
+    with executing(call) if call is not None else nullcontext():
+        try:
+            return await result
+        except Exception as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+            raise
+
+
+def ui_payload(
+    tool: LoadedTool, arguments: dict[str, Any], context_variables: Any, call: ToolCallInfo | None = None
+) -> dict[str, Any]:
     """Run a UI tool's function for what the client should render."""
     kwargs = dict(arguments)
     if tool.takes_context:
         kwargs[CONTEXT_PARAM] = context_variables
-    result = tool.function(**kwargs)
+    with executing(call) if call is not None else nullcontext():
+        result = tool.function(**kwargs)
     if isinstance(result, dict):
         return result
     return {"value": result if isinstance(result, str | int | float | bool | list) else str(result)}

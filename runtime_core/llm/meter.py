@@ -10,9 +10,9 @@ hook strips them (a real provider never sees them), stamps the call with the age
 successful calls the agent made before, persisted in the session so a fresh process continues the count),
 and keeps both in ``request.extensions`` for the transport and the response hook.
 
-Each successful call is handed to ``on_call`` the moment its response arrives, before AG2 even parses it: the
-engine turns it into a ``UsageRecord`` for the caller's ledger, so a call that was paid for is on record even if
-the step fails right after. Retries happen below, in the transport (``llm.retry``), and are never metered.
+Each successful call is handed to ``on_call`` the moment its response arrives, before AG2 even parses it:
+the engine turns it into a ``UsageRecord`` for the caller's ledger, so a call that was paid for is on record
+even if the step fails right after. Retries happen below, in the transport (``llm.retry``): never metered.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from runtime_core.engine.driver import Carry, Run, drive, scripted_inputs
+from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.script import Script
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.workflow import Workflow, load_workflow
@@ -94,3 +96,22 @@ def comparable(run: Run) -> dict[str, Any]:
 
 def events_of(run: Run, kind: str) -> list[Any]:
     return [e for e in run.events if e.type == kind]
+
+
+class FailingModel(ModelProvider):
+    """An endpoint that answers every call with a server error (after the client's retries)."""
+
+    name = "failing"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transport(self) -> httpx.BaseTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.calls += 1
+            return httpx.Response(503, json={"error": {"message": "overloaded", "type": "server_error"}})
+
+        return httpx.MockTransport(handle)
+
+    def api_key(self, key_env: str | None) -> str:
+        return "sk-" + "x" * 48

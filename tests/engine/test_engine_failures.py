@@ -4,34 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-from engine_kit import agent, write_workflow
+from engine_kit import FailingModel, agent, write_workflow
 
 from runtime_core.engine.step import cancel_step, run_step
-from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.script import Script
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.session import SessionStatus, UserInput, new_session
 from runtime_core.workflow import Workflow
-
-
-class FailingModel(ModelProvider):
-    """An endpoint that answers every call with a server error (after the client's retries)."""
-
-    name = "failing"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def transport(self) -> httpx.BaseTransport:
-        def handle(request: httpx.Request) -> httpx.Response:
-            self.calls += 1
-            return httpx.Response(503, json={"error": {"message": "overloaded", "type": "server_error"}})
-
-        return httpx.MockTransport(handle)
-
-    def api_key(self, key_env: str | None) -> str:
-        return "sk-" + "x" * 48
 
 
 def _two_agents(root: Path) -> Workflow:
@@ -56,6 +35,7 @@ def test_script_that_runs_out_names_agent_and_call_and_does_not_advance(tmp_path
 
     [error] = failed.events
     assert error.type == "error" and error.code == "script_exhausted" and error.recoverable
+    assert failed.error_code == "script_exhausted" and failed.state.error == error.message
     assert "'B'" in error.message and "call #1" in error.message
     assert failed.state.messages == first.state.messages
     assert failed.state.next_speaker == "B" and failed.state.turn == first.state.turn
@@ -79,15 +59,20 @@ def test_model_error_is_reported_and_the_turn_can_be_retried(tmp_path: Path) -> 
     failed = run_step(state, workflow, model)
 
     assert model.calls == 1  # max_retries belongs to the provider; this one retries nothing
-    assert [(e.type, e.code, e.recoverable) for e in failed.events] == [("error", "model_error", True)]
-    assert "503" in failed.events[0].message or "overloaded" in failed.events[0].message
+    # The first step started the run before it failed: run_started is still the session's first event.
+    assert [(e.seq, e.type) for e in failed.events] == [(1, "run_started"), (2, "error")]
+    error = failed.events[1]
+    assert (error.code, error.recoverable) == ("model_error", True)
+    assert "503" in error.message or "overloaded" in error.message
+    assert failed.error_code == "model_error" and failed.state.error == error.message
     assert failed.state.messages == [] and failed.state.status == SessionStatus.running
-    assert failed.state.error is not None
     retried = run_step(
         failed.state, workflow, ScriptedModel(Script.model_validate({"replies": {"A": ["a"]}}))
     )
-    assert [e.type for e in retried.events][:2] == ["run_started", "user_message"]
-    assert retried.state.error is None
+    # The retry does not start the run again; it goes on numbering after the failure.
+    assert [e.type for e in retried.events][:1] == ["user_message"]
+    assert retried.events[0].seq == 3
+    assert retried.state.error is None and retried.error_code is None
 
 
 def test_input_is_checked_against_what_the_session_waits_for(tmp_path: Path) -> None:
@@ -123,5 +108,6 @@ def test_script_handoff_the_agent_cannot_make_is_a_script_error(tmp_path: Path) 
 
     failed = run_step(new_session(workflow, "s"), workflow, model)
 
-    [error] = failed.events
+    [started, error] = failed.events
+    assert started.type == "run_started"
     assert error.code == "script_error" and "no such llm handoff" in error.message

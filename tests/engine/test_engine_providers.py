@@ -32,8 +32,10 @@ def _one_agent(root: Path) -> Workflow:
 def test_missing_key_names_the_variable(tmp_path: Path) -> None:
     workflow = _one_agent(tmp_path)
     result = run_step(new_session(workflow, "s"), workflow, OpenAIModel(environ={}))
-    assert [(e.code, e.recoverable) for e in result.events] == [("model_config_error", True)]
-    assert "TEAM_KEY" in result.events[0].message
+    [started, error] = result.events
+    assert started.type == "run_started"
+    assert (error.code, error.recoverable) == ("model_config_error", True)
+    assert "TEAM_KEY" in error.message and result.error_code == "model_config_error"
 
 
 def test_requests_carry_the_key_and_url_but_not_the_engine_headers(tmp_path: Path) -> None:
@@ -81,7 +83,8 @@ def test_in_tests_a_real_endpoint_is_unreachable(tmp_path: Path) -> None:
     workflow = _one_agent(tmp_path)
     provider = OpenAIModel(max_retries=0, environ={"TEAM_KEY": KEY})
     blocked = run_step(new_session(workflow, "s"), workflow, provider)
-    assert [(e.code, e.recoverable) for e in blocked.events] == [("model_error", True)]
+    assert [e.type for e in blocked.events] == ["run_started", "error"]
+    assert blocked.error_code == "model_error"
     assert blocked.state.messages == []
 
 

@@ -7,15 +7,19 @@ uninterrupted ``run_chat`` loop sends.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_kit import agent, comparable, example, play, speakers, write_workflow
 
+import runtime_core.engine.driver as driver_module
+import runtime_core.engine.step as step_module
+import runtime_core.engine.turn as turn_module
 from runtime_core.engine.baseline import run_uninterrupted
 from runtime_core.engine.driver import Carry, drive, scripted_inputs
 from runtime_core.llm.script import Script, load_script
 from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus
+from runtime_core.session import SessionState, SessionStatus
 
 EXAMPLE_NAMES = ["CustomerSupport", "ContentReview", "TripPlanner"]
 
@@ -45,7 +49,9 @@ def test_fresh_process_per_step_equals_in_process() -> None:
     in_memory = _run("TripPlanner", Carry.memory)
     fresh = _run("TripPlanner", Carry.process)
 
-    assert fresh.steps == in_memory.steps == 4
+    # open; Planner's reply (UI call); the UI answer run; Booker's reply (book_trip call); book_trip run;
+    # Booker's closing reply.
+    assert fresh.steps == in_memory.steps == 6
     assert comparable(fresh) == comparable(in_memory)
     assert speakers(fresh) == [
         "user",
@@ -103,3 +109,36 @@ def test_stepped_strategies_send_the_requests_of_ag2_own_loop(
     assert [(r.agent, r.body) for r in model.requests] == [
         (r.agent, r.body) for r in reference_model.requests
     ]
+
+
+class Crash(BaseException):
+    """A process dying mid-step: nothing the step did is stored."""
+
+
+@pytest.mark.parametrize("name", ["CustomerSupport", "TripPlanner"])
+def test_tool_steps_that_crash_and_are_retried_from_the_stored_state_give_the_same_run(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean = _run(name, Carry.json)
+    real_step, real_results = step_module.run_step, turn_module.tool_result_events
+    crashes: list[str] = []
+
+    def crash_after_the_tools(*args: Any, **kwargs: Any) -> None:
+        raise Crash("died after the tools ran")
+
+    def crashing_once(state: SessionState, *args: Any, **kwargs: Any) -> Any:
+        stored = state.model_dump_json()
+        if step_module.TOOLS_PENDING in state.engine:
+            monkeypatch.setattr(turn_module, "tool_result_events", crash_after_the_tools)
+            with pytest.raises(Crash):
+                real_step(SessionState.model_validate_json(stored), *args, **kwargs)
+            monkeypatch.setattr(turn_module, "tool_result_events", real_results)
+            crashes.append(state.engine[step_module.TOOLS_PENDING]["caller"])
+        return real_step(SessionState.model_validate_json(stored), *args, **kwargs)
+
+    monkeypatch.setattr(driver_module, "run_step", crashing_once)
+    crashed = _run(name, Carry.json)
+
+    assert crashes, "no tool step ran"
+    # Same transcript, context, events and, byte for byte, the same model requests: no reply asked twice.
+    assert comparable(crashed) == comparable(clean)

@@ -1,0 +1,364 @@
+"""The turn a step runs on AG2's group chat: who speaks, what a reply leads to, and how the step ends.
+
+``engine.step`` wraps this with what every step needs around it (input checks, the model meter, usage, the
+result or the failure); the rules of what one step does are in its docstring. This module holds the
+orchestration itself: rebuilding the chat, the agent's reply, the tools of a recorded reply, selection ahead,
+and the endings (awaiting input, completion).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING, Any
+
+from runtime_core.engine.compiler import CompiledWorkflow
+from runtime_core.engine.failures import UIToolFailed
+from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
+from runtime_core.engine.report import Events, normalize, reply_events, tool_result_events
+from runtime_core.engine.toolbox import ToolRun, ui_payload
+from runtime_core.events import Handoff, InputRequested, RunCompleted, SpeakerSelected, UserMessage
+from runtime_core.llm.meter import CallMeter
+from runtime_core.llm.provider import ModelProvider
+from runtime_core.session import (
+    USER_SPEAKER,
+    ChatMessage,
+    InputRequest,
+    SessionState,
+    SessionStatus,
+    ToolCall,
+    UserInput,
+)
+from runtime_core.workflow.spec import OrchestrationStrategy, StartupMode, Workflow
+
+if TYPE_CHECKING:
+    from runtime_core.engine.group import Group
+
+DEFAULT_INITIAL_MESSAGE = "Begin."
+# state.engine key: the reply whose (non-UI) tool calls the next step executes.
+TOOLS_PENDING = "tools_pending"
+
+
+class Finished(Exception):
+    """The session finished (completed, max_turns): the turn stops; ``final`` holds the closing event."""
+
+
+class Turn:
+    """One step's orchestration state and rules; ``engine.step`` runs it."""
+
+    def __init__(
+        self, state: SessionState, workflow: Workflow, model: ModelProvider, user_input: UserInput | None
+    ) -> None:
+        self.original = state
+        self.state = state.model_copy(deep=True)
+        self.workflow = workflow
+        self.model = model
+        self.user_input = user_input
+        self.out = Events(state)
+        self.new_messages: list[ChatMessage] = []
+        self.io = StepIO()
+        self.tool_run = ToolRun(session_id=state.session_id)
+        self.compiled: CompiledWorkflow
+        self.meter: CallMeter | None = None
+        self.group: Group | None = None
+        # The step's closing event (input_request / run_completed): emitted last, after the usage event.
+        self.final: tuple[type[Any], dict[str, Any]] | None = None
+        # Set once this step reported how the turn passes on, so selection does not report it again.
+        self.handoff_reported = False
+        # Index of the first transcript entry of the turn this step works on (for the llm handoff report).
+        self.turn_start = len(state.messages)
+
+    @property
+    def chat(self) -> Group:
+        """The step's AG2 group chat (built by ``_turn``)."""
+        assert self.group is not None
+        return self.group
+
+    # ---- the turn ----------------------------------------------------------------------------------------
+    def _turn(self) -> None:
+        from runtime_core.engine.group import build_group
+
+        first = self._first_message()
+        self.group = build_group(self.compiled, self.state, self.model, self.meter, first, self.tool_run)
+        for message in self.state.messages:
+            self.chat.commit(self.chat.participant(message.speaker), message.raw)
+        self.chat.restore_counters(self.state.engine.get("counters", {}))
+
+        pending = self.state.pending_input
+        if not self.state.messages:
+            self.state.pending_input = None
+            speaker = self._first_speaker()
+            self._commit(speaker, first)
+            self._user_message_event(first["content"])
+            self._agent_turn(self._select(speaker))
+        elif pending is not None and pending.kind == "user_turn":
+            self._agent_turn(self._consume_user_turn())
+        elif pending is not None:
+            self._consume_ui_answer()
+        elif TOOLS_PENDING in self.state.engine:
+            self._run_pending_tools()
+        else:
+            self._agent_turn(self.chat.participant(self.state.next_speaker or ""))
+
+    def _first_message(self) -> dict[str, Any]:
+        if self.state.messages:
+            return copy.deepcopy(self.state.messages[0].raw)
+        orchestrator = self.workflow.orchestrator
+        if orchestrator.startup_mode == StartupMode.user_first:
+            text = self.user_input.text if self.user_input else ""
+        else:
+            text = orchestrator.initial_message or DEFAULT_INITIAL_MESSAGE
+        return {"role": "user", "content": text}
+
+    def _first_speaker(self) -> Any:
+        return self.chat.user or self.chat.participant(TEMP_USER)
+
+    def _consume_user_turn(self) -> Any:
+        assert self.user_input is not None
+        self.state.pending_input = None
+        human = self.chat.participant(self.state.next_speaker or USER_SPEAKER)
+        self.io.supply(self.user_input.text)
+        reply = human.generate_reply(sender=self.chat.manager)
+        if reply is None:
+            self._complete("completed", "the user ended the conversation")
+        self._commit(human, reply)
+        self._user_message_event(self.user_input.text)
+        return self._select(human)
+
+    def _consume_ui_answer(self) -> None:
+        """A UI tool's answer: the executor runs the pending calls; the answer is the UI tool's result."""
+        pending = self.state.pending_input
+        assert pending is not None and self.user_input is not None
+        self.state.pending_input = None
+        self.tool_run.ui_answer = self.user_input.data or {"text": self.user_input.text}
+        self._user_message_event(self.user_input.text or json.dumps(self.tool_run.ui_answer))
+        caller = pending.agent or ""
+        self._execute_tools(caller)
+        self._after_reply(caller)
+        self._hand_on(self._select(self.chat.executor))
+
+    def _run_pending_tools(self) -> None:
+        """The tools of the reply the previous step recorded, then what follows them in the same turn."""
+        pending = self.state.engine.pop(TOOLS_PENDING)
+        caller = str(pending["caller"])
+        self.handoff_reported = bool(pending.get("handoff_reported", False))
+        self._execute_tools(caller)
+        self._check_termination(caller, self.new_messages[-1])
+        if self.state.turn >= self.workflow.orchestrator.max_turns:
+            self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
+        self._after_reply(caller)
+        self._hand_on(self._select(self.chat.participant(caller)))
+
+    def _agent_turn(self, speaker: Any) -> None:
+        if speaker.name in HUMANS:
+            self._await_user(agent=speaker.name)
+            return
+        if self.state.turn >= self.workflow.orchestrator.max_turns:
+            self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
+        self.handoff_reported = False
+        self.turn_start = len(self.state.messages)
+        reply = speaker.generate_reply(sender=self.chat.manager)
+        self.state.turn += 1
+        if reply is None:
+            self._complete("completed", f"{speaker.name} gave no reply")
+        self._commit(speaker, reply)
+        chat = self.new_messages[-1]
+        if reply_events(self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff):
+            self.handoff_reported = True
+        if chat.tool_calls:
+            tools = self.compiled.tools
+            ui = [c for c in chat.tool_calls if c.name in tools and tools[c.name].is_ui]
+            if ui:
+                self._await_ui(speaker.name, ui[0])
+                return
+            # The reply is on record before any tool runs: the next step runs them.
+            self.state.engine[TOOLS_PENDING] = {
+                "caller": speaker.name,
+                "handoff_reported": self.handoff_reported,
+            }
+            self.state.next_speaker = self.chat.executor.name
+            return
+        self._check_termination(speaker.name, chat)
+        if self.state.turn >= self.workflow.orchestrator.max_turns:
+            # Checked before selecting: an auto selection would be a model call nobody needs.
+            self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
+        self._after_reply(speaker.name)
+        self._hand_on(self._select(speaker))
+
+    def _hand_on(self, next_agent: Any) -> None:
+        if next_agent.name in HUMANS:
+            self._await_user(agent=next_agent.name)
+
+    def _caller_reply(self) -> ChatMessage:
+        """The reply whose tool calls the executor is about to run: the last agent message with calls."""
+        for message in reversed(self.state.messages):
+            if message.role == "assistant" and message.tool_calls:
+                return message
+        raise RuntimeError("no reply with tool calls to execute")
+
+    def _execute_tools(self, caller: str) -> None:
+        calls = self._caller_reply()
+        self.turn_start = calls.seq
+        self.tool_run.caller, self.tool_run.caller_seq = caller, calls.seq
+        executor = self.chat.executor
+        reply = executor.generate_reply(sender=self.chat.manager)
+        if reply is None:
+            self._complete("completed", "the tool executor gave no reply")
+        self._commit(executor, reply)
+        tool_result_events(
+            self.out, self.compiled, calls, self.new_messages[-1], self.tool_run.executions, self._is_handoff
+        )
+
+    def _is_handoff(self, agent: str, function: str) -> bool:
+        """Whether ``function`` is one of ``agent``'s AG2 llm handoff (``transfer_to_*``) functions."""
+        if function in self.compiled.tools:
+            return False
+        return bool(self.chat.executor.function_is_agent_llm_handoff(agent, function))
+
+    def _after_reply(self, agent: str) -> None:
+        """Context handoffs with ``evaluate: after_reply``, checked by the engine after the agent's turn."""
+        executor = self.chat.executor
+        if executor.has_next_target():
+            return
+        for condition in self.chat.after_reply.get(agent, []):
+            if condition.expression.evaluate(self.chat.context):
+                executor.set_next_target(condition.target)
+                self.out.emit(Handoff, from_agent=agent, to=condition.to, reason=f"context: {condition.text}")
+                self.handoff_reported = True
+                return
+
+    def _select(self, last_speaker: Any) -> Any:
+        from autogen.agentchat.groupchat import NoEligibleSpeakerError
+
+        transfer = self._transfer_target()
+        try:
+            chosen = self.chat.select_next(last_speaker, self.state.started)
+        except NoEligibleSpeakerError:
+            self.state.started = True
+            self._complete("completed", "the workflow reached a terminate target")
+        self.state.started = True
+        self.state.next_speaker = chosen.name
+        origin = self.new_messages[-1].speaker if self.new_messages else last_speaker.name
+        if transfer is not None:
+            self.out.emit(Handoff, from_agent=transfer[0], to=chosen.name, reason=f"llm: {transfer[1]}")
+        elif not self.handoff_reported and self._is_after_work(origin, chosen.name):
+            self.out.emit(Handoff, from_agent=origin, to=chosen.name, reason="after_work")
+        if chosen.name not in HUMANS and chosen is not self.chat.executor:
+            self.out.emit(SpeakerSelected, agent=chosen.name, turn=self.state.turn + 1)
+        return chosen
+
+    def _transfer_target(self) -> tuple[str, str] | None:
+        """(agent, function) when this turn's agent message called an AG2 handoff function."""
+        for message in reversed(self.state.messages[self.turn_start :]):
+            if message.role == "assistant":
+                for call in message.tool_calls:
+                    if self._is_handoff(message.speaker, call.name):
+                        return message.speaker, call.name
+                return None
+        return None
+
+    def _is_after_work(self, origin: str, chosen: str) -> bool:
+        return (
+            self.compiled.strategy == OrchestrationStrategy.handoff_based
+            and origin in {a.name for a in self.compiled.agents}
+            and chosen != origin
+        )
+
+    # ---- endings -----------------------------------------------------------------------------------------
+    def _await_user(self, agent: str | None) -> None:
+        request = InputRequest(
+            request_id=f"req-{len(self.state.messages)}",
+            kind="user_turn",
+            prompt="Your message" if agent is None else "Your reply",
+            agent=self._last_agent(),
+        )
+        self.state.pending_input = request
+        self.state.next_speaker = agent or USER_SPEAKER
+        self.state.status = SessionStatus.awaiting_input
+        self.final = (InputRequested, {"request": request})
+
+    def _await_ui(self, agent: str, call: ToolCall) -> None:
+        from autogen.agentchat.group import ContextVariables
+
+        tool = self.compiled.tools[call.name]
+        context = ContextVariables(data=copy.deepcopy(self.chat.context.to_dict()))
+        self.tool_run.caller, self.tool_run.caller_seq = agent, self.new_messages[-1].seq
+        try:
+            arguments = json.loads(call.arguments or "{}")
+            payload = ui_payload(tool, arguments, context, self.tool_run.info(call.name, call.id))
+        except Exception as exc:
+            raise UIToolFailed(f"UI tool {call.name} could not build what the client shows: {exc}") from exc
+        request = InputRequest(
+            request_id=f"req-{len(self.state.messages)}",
+            kind="ui_tool",
+            prompt=tool.spec.description,
+            agent=agent,
+            tool_name=call.name,
+            tool_call_id=call.id,
+            arguments=arguments,
+            ui=payload,
+        )
+        self.state.pending_input = request
+        self.state.next_speaker = self.chat.executor.name
+        self.state.status = SessionStatus.awaiting_input
+        self.final = (InputRequested, {"request": request})
+
+    def _complete(self, status: str, reason: str) -> None:
+        self.state.status = SessionStatus.completed
+        self.state.next_speaker = None
+        self.state.pending_input = None
+        self.final = (RunCompleted, {"status": status, "reason": reason})
+        raise Finished
+
+    def _check_termination(self, agent: str, message: ChatMessage) -> None:
+        content = message.content or ""
+        keywords = self.workflow.orchestrator.termination_keywords
+        hit = next((k for k in keywords if k in content), None)
+        if hit is not None:
+            self._complete("completed", f"{agent} said {hit!r}")
+        if self.chat.manager._is_termination_msg(self.chat.groupchat.messages[-1]):
+            self._complete("completed", f"{agent} ended the conversation")
+
+    # ---- transcript --------------------------------------------------------------------------------------
+    def _commit(self, speaker: Any, reply: Any) -> dict[str, Any]:
+        raw = normalize(reply)
+        message = self.chat.commit(speaker, raw)
+        if speaker.name in HUMANS:
+            role = "user"
+        elif speaker is self.chat.executor:
+            role = "tool"
+        else:
+            role = "assistant"
+        body = raw if isinstance(raw, dict) else {"content": raw}
+        content = body.get("content")
+        responses = body.get("tool_responses") or []
+        chat = ChatMessage(
+            seq=len(self.state.messages),
+            speaker=speaker.name,
+            role=role,
+            content=content if isinstance(content, str | None) else json.dumps(content),
+            tool_calls=[
+                ToolCall(
+                    id=c["id"], name=c["function"]["name"], arguments=c["function"].get("arguments") or ""
+                )
+                for c in body.get("tool_calls") or []
+            ],
+            tool_call_id=responses[0].get("tool_call_id") if responses else None,
+            raw=raw,
+            turn=self.state.turn,
+        )
+        self.state.messages.append(chat)
+        self.new_messages.append(chat)
+        self.state.context_variables = self.chat.context.to_dict()
+        return message
+
+    def _user_message_event(self, text: str) -> None:
+        input_id = self.user_input.input_id if self.user_input else "initial"
+        self.out.emit(UserMessage, input_id=input_id, text=text)
+
+    def _last_agent(self) -> str | None:
+        agents = {a.name for a in self.compiled.agents}
+        for message in reversed(self.state.messages):
+            if message.speaker in agents:
+                return message.speaker
+        return None
