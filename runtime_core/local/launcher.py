@@ -23,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,10 +43,35 @@ from runtime_core.local.lifecycle import (
 from runtime_core.local.server import API_PREFIX, WS_PATH, LocalGateway, create_app
 from runtime_core.queue.local import DEFAULT_STEP_WORKERS, LocalStepQueue
 
+if TYPE_CHECKING:
+    from runtime_core.services import Services
+
 log = logging.getLogger("mozaiks.local")
 
 # API Gateway refuses client messages over 128 KB; the handler itself enforces the 32 KB frame limit.
 MAX_CLIENT_MESSAGE_BYTES = 128 * 1024
+
+
+# Local recovery is faster than the AWS defaults (a 30 s lease, a sweep a minute): a step that died with the
+# process is taken over within seconds after a restart. Each is a variable AWS uses too, and wins if set.
+LOCAL_RECOVERY_DEFAULTS = {"MOZAIKS_STEP_LEASE_SECONDS": "10", "MOZAIKS_RECOVERY_GRACE_SECONDS": "5"}
+DEFAULT_SWEEP_SECONDS = 2.0
+
+
+def sweeper_task(every_seconds: float) -> BackgroundTask:
+    """The sweeper as a background task of the local server (on AWS, a scheduled function)."""
+
+    def sweep(services: Services) -> object:
+        from runtime_core.worker.sweeper import Sweeper
+
+        sweeper = Sweeper(
+            services,
+            grace_seconds=services.store.recovery_grace_seconds,
+            callback_url=services.settings.endpoint.callback_url,
+        )
+        return sweeper.sweep()
+
+    return BackgroundTask("sweeper", sweep, every_seconds)
 
 
 class ServeOptions(BaseModel):
@@ -65,6 +90,9 @@ class ServeOptions(BaseModel):
     store: Literal["sqlite", "memory"] = "sqlite"
     # The server's and the handlers' (Powertools) log level.
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    # How often the sweeper re-arms sessions that should be moving and are not (it also runs at start, which
+    # recovers the sessions a crash or a stop left behind); 0 turns it off.
+    sweep_every: float = Field(default=DEFAULT_SWEEP_SECONDS, ge=0, le=3600)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -136,6 +164,8 @@ def serve(
     # Step metrics stay on: one EMF line per step, as CloudWatch would receive it (POWERTOOLS_METRICS_DISABLED
     # =true silences them).
     env.setdefault("POWERTOOLS_LOG_LEVEL", options.log_level.upper())
+    for name, value in LOCAL_RECOVERY_DEFAULTS.items():
+        env.setdefault(name, value)
 
     local_store: LocalStore | None = None
     queue: LocalStepQueue | None = None
@@ -176,7 +206,8 @@ def serve(
         )
         # Importing the worker pulls in AG2 (seconds): do it now, in the background, not in the first step.
         threading.Thread(target=_preload, args=(handlers,), daemon=True, name="mozaiks-preload").start()
-        runners = [BackgroundRunner(task, services) for task in background]
+        tasks = [sweeper_task(options.sweep_every)] if options.sweep_every > 0 else []
+        runners = [BackgroundRunner(task, services) for task in [*tasks, *background]]
         for runner in runners:
             runner.start()
 
@@ -243,7 +274,7 @@ def _stop_taking_work(
         waits = "no step running"
     print(
         f"stopping ({shutdown.reason}): no new connections or frames; {waits}; "
-        f"{_steps(queue.dropped)} queued and not started dropped (the next start re-arms their sessions); "
+        f"queued steps dropped, not started: {queue.dropped} (the next start re-arms their sessions); "
         "Ctrl-C again exits at once",
         file=out,
         flush=True,

@@ -258,19 +258,21 @@ def resume(services: Services, tenant: Tenant, connection_id: str, frame: Resume
 
 def _restart(services: Services, tenant: Tenant, header: SessionHeader) -> None:
     """Resuming is how a client restarts a session that stopped: a step that failed (the session kept its
-    error: retried once per attempt), or a session that should be moving and is not (its step died, its
-    chain was lost): re-armed at once. A healthy session is left alone."""
+    error: retried once per attempt), or a session with work to do and no step running (its step died or was
+    dead-lettered, its chain or its input's step was lost): re-armed at once. In a healthy chain between two
+    steps the re-arm only runs the step that was due next; the chain's own message then finds it done."""
+    from runtime_core.worker.decision import has_work
     from runtime_core.worker.sweeper import rearm
 
     store = services.store
     now = store.now()
     if header.lease_expires_at is not None and header.lease_expires_at > now:
-        return  # a step is running
+        return  # a step is running: it chains the next one itself
     state = header.state
     if state.error is not None and not state.status.is_final:
         services.queue.enqueue(step(tenant, state.session_id, "retry", f"retry:{header.version}"))
         return
-    if header.due_at is not None and header.due_at <= now:
+    if header.outbox is not None or has_work(state, header.pending_inputs):
         rearm(
             services,
             tenant,

@@ -107,14 +107,22 @@ def store_from_env(
     settings: StoreSettings | None = None,
     ensure_indexes: bool = True,
 ) -> MongoSessionStore:
-    """``MONGODB_URI`` (+ ``MOZAIKS_DB_NAME``, default ``mozaiks``), or an embedded SQLite-backed server.
+    """``MONGODB_URI`` (+ ``MOZAIKS_DB_NAME``, default ``mozaiks``, and ``MOZAIKS_RECOVERY_GRACE_SECONDS``),
+    or an embedded SQLite-backed server.
 
     ``MOZAIKS_STORE_PATH`` moves the embedded database file (default ``.mozaiks/store.sqlite3``). Closing the
     store stops the embedded server it started.
     """
+    from runtime_core.config import StoreSettings as ConfiguredStore
+
     env = os.environ if env is None else env
     settings = settings or StoreSettings()
-    settings = settings.model_copy(update={"db_name": env.get("MOZAIKS_DB_NAME", settings.db_name)})
+    update: dict[str, object] = {"db_name": env.get("MOZAIKS_DB_NAME", settings.db_name)}
+    if env.get("MOZAIKS_RECOVERY_GRACE_SECONDS", "").strip():
+        # Validated as in AWS (a bad value names the variable); the URI is not needed for that.
+        grace = ConfiguredStore.from_env({**env, "MONGODB_URI": "mongodb://validated"}).recovery_grace_seconds
+        update["recovery_grace_seconds"] = grace
+    settings = settings.model_copy(update=update)
     uri = env.get("MONGODB_URI")
     if uri:
         store = MongoSessionStore(connect(uri), settings)

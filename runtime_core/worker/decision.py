@@ -48,7 +48,8 @@ def fresh(state: SessionState) -> bool:
 def needs_input(state: SessionState, workflow: Workflow) -> bool:
     if state.pending_input is not None:
         return True
-    return fresh(state) and workflow.orchestrator.startup_mode == StartupMode.user_first
+    # Not ``fresh``: a first step that failed leaves the session initialized, still without its first message.
+    return not state.messages and workflow.orchestrator.startup_mode == StartupMode.user_first
 
 
 def takes_input_mid_run(workflow: Workflow) -> bool:

@@ -54,6 +54,8 @@ class StepReport(BaseModel):
     enqueued: str | None = None
     outbox_recovered: bool = False
     heartbeats: int = 0
+    # The step failed exactly as the stored attempt had: nothing was stored (the client got an error reply).
+    failed_again: bool = False
 
 
 class StepWorker:
@@ -278,7 +280,7 @@ class StepWorker:
             session_id=claim.session_id,
         )
         post_to_session(self.services, claim.tenant, claim.session_id, [notice], self.callback_url)
-        report.why = "failed again (not stored)"
+        report.failed_again = True
         self.on_metrics(
             claim.state.workflow_name,
             claim.tenant.app_id,
@@ -313,7 +315,9 @@ class StepWorker:
 
 
 def _repeats_failure(state: SessionState, result: Any) -> bool:
-    return state.error is not None and result.state.error == state.error
+    """A failed step (not a refusal: those keep ``state.error`` as it was) failing as the stored one did."""
+    failed = result.error_code is not None and result.state.error is not None
+    return failed and state.error is not None and result.state.error == state.error
 
 
 def _inputs_outcome(decision: Decision, result: Any) -> tuple[list[str], list[str]]:
@@ -322,7 +326,7 @@ def _inputs_outcome(decision: Decision, result: Any) -> tuple[list[str], list[st
     if decision.user_input is None:
         return [], []
     input_id = decision.user_input.input_id
-    if any(isinstance(e, ErrorEvent) and e.code == "invalid_input" for e in result.events):
+    if result.error_code == "invalid_input":
         return [], [input_id]
     if result.state.error is not None:
         return [], []

@@ -125,7 +125,7 @@ class Sweeper:
 
 
 def on_schedule(event: dict[str, object], context: object) -> dict[str, int]:
-    """The scheduled function's entry (EventBridge Scheduler, every minute): one sweep, its counts returned."""
+    """The scheduled function (EventBridge Scheduler, every minute): one sweep, its counts returned."""
     from runtime_core.services import get_services
 
     services = get_services()

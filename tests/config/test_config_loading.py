@@ -170,7 +170,7 @@ def test_each_group_reads_only_its_own_variables() -> None:
     # The worker's environment has no JWT settings; the connect handler's has no queue: both load fine.
     assert QueueSettings.from_env({"MOZAIKS_STEP_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo"})
     assert JwtSettings.from_env({"MOZAIKS_JWT_SECRET": SECRET})
-    assert WorkerSettings.from_env({}).lease_seconds == 330
+    assert WorkerSettings.from_env({}).lease_seconds == 30
     assert WorkflowSettings.from_env({}).workflows_dir == "workflows"
 
 
@@ -200,9 +200,14 @@ def test_each_group_reads_only_its_own_variables() -> None:
             WorkerSettings,
             {"MOZAIKS_STEP_LEASE_SECONDS": "5"},
             "MOZAIKS_STEP_LEASE_SECONDS",
-            "between 10 and 3600",
+            "between 10 and 900",
         ),
-        (EndpointSettings, {"MOZAIKS_WS_CALLBACK_URL": "wss://x/prod"}, "MOZAIKS_WS_CALLBACK_URL", "https://"),
+        (
+            EndpointSettings,
+            {"MOZAIKS_WS_CALLBACK_URL": "wss://x/prod"},
+            "MOZAIKS_WS_CALLBACK_URL",
+            "https://",
+        ),
         (ModelSettings, {"MOZAIKS_MODEL": "gpt"}, "MOZAIKS_MODEL", "'scripted' or unset"),
         (FrameSettings, {"MOZAIKS_MAX_FRAME_BYTES": "999999"}, "MOZAIKS_MAX_FRAME_BYTES", "between 1024"),
         (
@@ -258,3 +263,29 @@ def test_unresolvable_secret_names_the_arn_variable(aws: None) -> None:
     assert "cannot be resolved" in found["MOZAIKS_JWT_SECRET_ARN"]
     found = problems(StoreSettings, {"MONGODB_URI_ARN": "arn:aws:s3:::bucket/key"})
     assert "not a Secrets Manager or SSM parameter ARN" in found["MONGODB_URI_ARN"]
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "fragment"),
+    [
+        (
+            {"MOZAIKS_STEP_LEASE_SECONDS": "400"},
+            "MOZAIKS_STEP_LEASE_SECONDS",
+            "longer than the worker's timeout",
+        ),
+        (
+            {"MOZAIKS_WORKER_TIMEOUT_SECONDS": "30", "MOZAIKS_STEP_MARGIN_SECONDS": "15"},
+            "MOZAIKS_STEP_MARGIN_SECONDS",
+            "are left for the model",
+        ),
+    ],
+)
+def test_worker_time_settings_that_contradict_each_other_are_refused(
+    env: dict[str, str], variable: str, fragment: str
+) -> None:
+    found = problems(WorkerSettings, env)
+    assert fragment in found[variable], found
+    # Consistent values pass: a short lease renewed by the heartbeat, the margin inside the timeout.
+    assert WorkerSettings.from_env(
+        {"MOZAIKS_STEP_LEASE_SECONDS": "10", "MOZAIKS_WORKER_TIMEOUT_SECONDS": "60"}
+    )

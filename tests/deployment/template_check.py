@@ -274,5 +274,7 @@ def _check_timing(resolver: Resolver, fid: str, environment: Mapping[str, str]) 
     queue = template["Resources"].get("StepQueue", {}).get("Properties", {})
     visibility = int(queue.get("VisibilityTimeout", 30))
     if visibility < timeout:
-        problems.append(f"{fid}: StepQueue VisibilityTimeout {visibility} is shorter than the Timeout {timeout}")
+        problems.append(
+            f"{fid}: StepQueue VisibilityTimeout {visibility} is shorter than the Timeout {timeout}"
+        )
     return problems

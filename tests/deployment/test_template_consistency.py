@@ -272,11 +272,14 @@ def test_a_worker_timeout_that_disagrees_with_the_function(template: dict[str, A
 def test_a_lease_longer_than_the_worker_can_run(template: dict[str, Any]) -> None:
     variables(template, "WorkerFunction")["MOZAIKS_STEP_LEASE_SECONDS"] = "600"
     (problem,) = check_template(template)
-    assert problem.startswith("WorkerFunction: invalid configuration (1 problem(s)): MOZAIKS_STEP_LEASE_SECONDS")
+    assert problem.startswith(
+        "WorkerFunction: invalid configuration (1 problem(s)): MOZAIKS_STEP_LEASE_SECONDS"
+    )
 
 
 def test_a_visibility_timeout_shorter_than_the_worker_timeout(template: dict[str, Any]) -> None:
     template["Resources"]["StepQueue"]["Properties"]["VisibilityTimeout"] = 60
     assert check_template(template) == [
-        "WorkerFunction: StepQueue VisibilityTimeout 60 is shorter than the Timeout 300 (in every configuration)"
+        "WorkerFunction: StepQueue VisibilityTimeout 60 is shorter than the Timeout 300 "
+        "(in every configuration)"
     ]

@@ -45,9 +45,9 @@ def test_customer_support_end_to_end(
         "user_message",
         "speaker_selected",
         "tool_call",
+        "usage",
         "tool_result",
         "speaker_selected",
-        "usage",
         "agent_message",
         "handoff",
         "usage",
@@ -169,6 +169,7 @@ def test_a_retried_start_finds_its_session_and_runs_once(aws: Any, services: Any
     assert aws.depth() == 1
     sqs_batch.REPORTS.clear()
     run_queue(aws)
-    assert [r.why for r in sqs_batch.REPORTS if r.action == "run"] == ["input", "agent turn"]
+    # The first message with the reply that calls a tool, the tool, the next agent's reply.
+    assert [r.why for r in sqs_batch.REPORTS if r.action == "run"] == ["input", "agent turn", "agent turn"]
     assert [s.session_id for s in store.list_sessions(TENANT)] == [first["session_id"]]
     assert [e["type"] for e in events_of(alice.poll())].count("user_message") == 1

@@ -64,10 +64,12 @@ def test_a_redelivered_message_runs_its_step_once(aws: Any, services: Any, store
     assert sqs_batch.REPORTS[1].why.startswith("stale")
     after_second = store.get_session(TENANT, session_id)
     assert after_second.last_event_seq == after_first.last_event_seq
-    assert len(store.history(TENANT, session_id)) == 4
+    # The user's message and the reply that called a tool, then the tool's result: three messages.
+    assert len(store.history(TENANT, session_id)) == 3
     seqs = [e["seq"] for e in events_of(client.poll())]
     assert seqs == list(range(1, len(seqs) + 1))
-    assert aws.depth() == 0  # the session waits for the user: no step queued by either delivery
+    # One next step queued: the stale delivery re-armed the same progress, and SQS dropped the copy.
+    assert aws.depth() == 1
 
 
 def test_a_worker_dying_before_commit_is_redone_without_duplicates(
@@ -112,11 +114,13 @@ def test_a_worker_dying_before_commit_is_redone_without_duplicates(
     assert [e["type"] for e in events].count("user_message") == 1
     history = store.history(TENANT, session_id)
     assert [m.seq for m in history] == list(range(len(history)))
-    assert store.usage.count_documents({"session_id": session_id}) == 2  # the failed attempt stored none
+    # Three model calls billed: the first reply, the same reply asked again after the crash, the next reply.
+    assert store.usage.count_documents({"session_id": session_id}) == 3
     assert store.get_session(TENANT, session_id).status == SessionStatus.awaiting_input
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [(r["Steps"], r["Errors"], r.get("error")) for r in emf] == [
         ([1.0], [1.0], "step_failed"),
+        ([1.0], [0.0], None),
         ([1.0], [0.0], None),
         ([1.0], [0.0], None),
     ]
@@ -214,7 +218,7 @@ def test_throttled_and_too_large_posts_still_deliver_the_step_in_order(
     with stubbed.stubber:
         stubbed.ok()  # the ack of the start frame
         session_id = _start(client)
-        # The first step's 7 events fit one 2 KB post: throttled once (429), then refused as too large (413),
+        # The first step's 5 events fit one 2 KB post: throttled once (429), then refused as too large (413),
         # so the poster splits the batch in two, and both halves go through.
         stubbed.fail("LimitExceededException", 429)
         stubbed.fail("PayloadTooLargeException", 413)
@@ -226,8 +230,8 @@ def test_throttled_and_too_large_posts_still_deliver_the_step_in_order(
     delivered = stubbed.delivered()
     assert delivered[0]["type"] == "ack"
     step = [m for m in delivered if "seq" in m]
-    assert [m["seq"] for m in step] == list(range(1, 8))
-    assert store.get_session(TENANT, session_id).last_event_seq == 7
+    assert [m["seq"] for m in step] == list(range(1, 6))
+    assert store.get_session(TENANT, session_id).last_event_seq == 5
 
 
 def test_a_410_from_the_management_api_forgets_the_connection(
@@ -246,7 +250,7 @@ def test_a_410_from_the_management_api_forgets_the_connection(
     assert response == {"batchItemFailures": []}
     _delete(aws, messages)
     assert store.get_connection("conn-A") is None
-    assert store.get_session(TENANT, session_id).last_event_seq == 7
+    assert store.get_session(TENANT, session_id).last_event_seq == 5
 
 
 def test_a_post_that_keeps_failing_does_not_fail_a_committed_step(
@@ -265,7 +269,7 @@ def test_a_post_that_keeps_failing_does_not_fail_a_committed_step(
     # The events are stored: the client gets them on resume; redoing the step would duplicate them.
     assert response == {"batchItemFailures": []}
     _delete(aws, messages)
-    assert store.get_session(TENANT, session_id).last_event_seq == 7
+    assert store.get_session(TENANT, session_id).last_event_seq == 5
     assert store.get_connection("conn-A") is not None
 
 
@@ -339,7 +343,7 @@ def test_one_failing_session_does_not_hold_back_another_in_the_same_batch(
     # The doomed session's later message is failed unprocessed (its order is kept); the other session ran.
     assert failed == {m["MessageId"] for m in messages if m["Attributes"]["MessageGroupId"] == doomed}
     assert [r.session_id for r in sqs_batch.REPORTS] == [healthy]
-    assert store.get_session(Tenant(app_id="app-2", user_id="user-2"), healthy).last_event_seq == 7
+    assert store.get_session(Tenant(app_id="app-2", user_id="user-2"), healthy).last_event_seq == 5
 
 
 def test_a_commit_refused_for_a_lost_lease_is_not_retried(
@@ -414,9 +418,18 @@ def test_a_failed_model_call_stops_the_chain_and_resume_retries_it(
     got = client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
     assert replies_of(got)[0]["type"] == "ack"
     run_queue(aws)
-    assert [(r.action, r.why) for r in sqs_batch.REPORTS] == [("run", "agent turn")]
-    retried = events_of(client.poll())
-    assert retried[-1]["code"] == "script_exhausted" and retried[0]["seq"] == events[-1]["seq"] + 1
+    # The retry fails the same way: the client is told, and the log does not grow by another error event.
+    assert [(r.action, r.why, r.failed_again) for r in sqs_batch.REPORTS] == [("run", "agent turn", True)]
+    (notice,) = client.poll()
+    assert notice["type"] == "error" and notice["code"] == "step_failed_again" and "seq" not in notice
+    assert store.get_session(TENANT, session_id).last_event_seq == events[-1]["seq"]
+    # Every resume retries once more (the stored version moved), never more than once per resume.
+    for _ in range(2):
+        client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
+        client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
+        run_queue(aws)
+    assert len([r for r in sqs_batch.REPORTS if r.failed_again]) == 3
+    assert store.events.count_documents({"session_id": session_id, "type": "error"}) == 1
 
 
 def test_worker_log_lines_carry_the_session_and_tenant(
@@ -469,7 +482,8 @@ def test_a_failed_step_keeps_its_input_pending_and_does_not_loop(
     sqs_batch.REPORTS.clear()
     client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
     run_queue(aws)
-    assert [(r.action, r.why) for r in sqs_batch.REPORTS] == [("run", "input")]
+    assert [(r.action, r.why, r.failed_again) for r in sqs_batch.REPORTS] == [("run", "input", True)]
+    assert store.inputs.find_one({"input_id": "m-3"})["status"] == "in_progress"
 
 
 def test_a_session_whose_step_was_dead_lettered_is_resumed_by_the_client(

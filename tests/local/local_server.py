@@ -11,7 +11,8 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,6 +51,8 @@ class _Output:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.lines: list[str] = []
         self.ready = threading.Event()
+        # Set at the end of the output (the process closed it: it has exited).
+        self.done = threading.Event()
         self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
         self._thread.start()
 
@@ -60,6 +63,7 @@ class _Output:
             if line.startswith("ready: "):
                 self.ready.set()
         self.ready.set()
+        self.done.set()
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -74,20 +78,54 @@ def serve_command() -> list[str]:
     return [sys.executable, "-m", "runtime_core.local"]
 
 
+class ServerProcess:
+    """A started ``mozaiks serve``: the process, its output so far, and what its banner said."""
+
+    def __init__(self, process: subprocess.Popen[str], output: _Output, server: RunningServer) -> None:
+        self.process = process
+        self.output = output
+        self.server = server
+
+    def log(self) -> str:
+        return self.output.text()
+
+    def wait_for_line(self, text: str, timeout: float) -> str:
+        """The first output line containing ``text``, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.output.lines):
+                if text in line:
+                    return line
+            time.sleep(0.05)
+        raise TimeoutError(f"no line with {text!r} in the server output:\n{self.log()}")
+
+
 @contextmanager
-def running_server(work: Path, port: int = 0) -> Iterator[RunningServer]:
-    """Start the server with ``work`` as its working directory; stop it (and keep its log there) on exit."""
+def server_process(
+    work: Path,
+    port: int = 0,
+    *,
+    workflows: Path = WORKFLOWS,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+) -> Iterator[ServerProcess]:
+    """Start the server with ``work`` as its working directory; stop it (SIGTERM, as a developer's Ctrl-C
+    would; SIGKILL if it hangs) and keep its log there on exit. ``env`` adds variables for the server (and
+    the workflows' tools), ``args`` adds command-line options, ``command`` replaces ``mozaiks serve`` (a
+    script taking the same options)."""
     data_dir = work / ".mozaiks"
-    env = {
+    child_env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("MOZAIKS_", "MONGODB_", "OPENAI_", "POWERTOOLS_")) and k != "PYTHONPATH"
     }
-    env.update({"PYTHONPATH": str(REPO), "MOZAIKS_LOCAL_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    child_env.update({"PYTHONPATH": str(REPO), "MOZAIKS_LOCAL_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    child_env.update(env or {})
     process = subprocess.Popen(
-        [*serve_command(), "--port", str(port), "--workflows", str(WORKFLOWS)],
+        [*(command or serve_command()), "--port", str(port), "--workflows", str(workflows), *args],
         cwd=work,
-        env=env,
+        env=child_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -99,13 +137,23 @@ def running_server(work: Path, port: int = 0) -> Iterator[RunningServer]:
         banner = output.text()
         port = int(re.search(r"^ready: listening on http://127\.0\.0\.1:(\d+)$", banner, re.M)[1])  # type: ignore[index]
         token = re.search(r"^  token\s+(\S+)$", banner, re.M)[1]  # type: ignore[index]
-        yield RunningServer(port=port, token=token, data_dir=data_dir, banner=banner)
+        server = RunningServer(port=port, token=token, data_dir=data_dir, banner=banner)
+        yield ServerProcess(process, output, server)
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        output.done.wait(5)
         with (work / "server.log").open("a") as log:
             log.write(output.text() + "\n")
+
+
+@contextmanager
+def running_server(work: Path, port: int = 0) -> Iterator[RunningServer]:
+    """The example workflows served from ``work`` (see ``server_process``)."""
+    with server_process(work, port) as started:
+        yield started.server

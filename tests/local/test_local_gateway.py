@@ -106,3 +106,27 @@ def test_a_closed_socket_reads_as_gone() -> None:
     assert recorder.registry.send(cid, "late") is False
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/elsewhere"):
         pass
+
+
+def test_closing_the_gateway_waits_for_the_handler_calls_still_running() -> None:
+    """At shutdown the store closes after the gateway: a $default or $disconnect still in its handler would
+    meet a closed store, so ``close`` waits for them (within its timeout)."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow_default(event: dict[str, Any], context: Any) -> None:
+        entered.set()
+        release.wait(10)
+
+    noop = lambda event, context: {"statusCode": 200}  # noqa: E731
+    handlers = Handlers(connect=noop, default=slow_default, disconnect=noop, worker=noop, http_app=None)
+    app = create_app(handlers, ConnectionRegistry())
+    gateway = app.state.gateway
+    with TestClient(app).websocket_connect("/ws") as ws:
+        ws.send_text("slow")
+        assert entered.wait(5)
+        assert gateway.calls_running == 1
+        assert gateway.close(timeout=0.2) is False  # still in its handler
+        release.set()
+        assert gateway.close(timeout=5) is True
+        assert gateway.calls_running == 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from runtime_core.queue import StepMessage
-from runtime_core.queue.local import LocalStepQueue
+from runtime_core.queue.local import DEDUP_WINDOW_SECONDS, LocalStepQueue
 from runtime_core.queue.sqs import SqsStepQueue
 
 
@@ -84,3 +86,121 @@ def test_sqs_queue_uses_the_session_as_message_group_and_deduplicates() -> None:
     bodies = [StepMessage.model_validate(json.loads(m["Body"])) for m in received]
     assert [b.dedup_id for b in bodies] == ["v1", "v2"]
     assert {m["Attributes"]["MessageGroupId"] for m in received} == {"s1"}
+
+
+def _blocking(
+    release: threading.Event, started: list[str], lock: threading.Lock
+) -> Callable[[StepMessage], None]:
+    """A step that records its start, then waits for ``release`` (a hung model call)."""
+
+    def process(message: StepMessage) -> None:
+        with lock:
+            started.append(f"{message.session_id}:{message.dedup_id}")
+        release.wait(30)
+
+    return process
+
+
+def test_sessions_stuck_in_a_step_do_not_delay_another_session() -> None:
+    release = threading.Event()
+    started: list[str] = []
+    lock = threading.Lock()
+    hung = _blocking(release, started, lock)
+    ran = threading.Event()
+
+    def process(message: StepMessage) -> None:
+        if message.session_id == "quick":
+            ran.set()
+        else:
+            hung(message)
+
+    # More stuck sessions than a small pool has threads (the old default was 8).
+    queue = LocalStepQueue(process)
+    for n in range(12):
+        queue.enqueue(_msg(f"stuck-{n}", 1))
+    queue.enqueue(_msg("quick", 1))
+    try:
+        assert ran.wait(5), "the quick session waited behind the stuck ones"
+        assert len(queue.running()) == 12
+    finally:
+        release.set()
+    assert queue.join(timeout=10)
+
+
+def test_past_the_thread_cap_sessions_take_turns_one_step_each() -> None:
+    order: list[str] = []
+    gate = threading.Event()
+
+    def process(message: StepMessage) -> None:
+        order.append(f"{message.session_id}{message.dedup_id[1:]}")
+        if len(order) == 1:
+            gate.wait(10)  # a1 runs while the rest is queued
+
+    queue = LocalStepQueue(process, workers=1)
+    for n in (1, 2, 3):
+        queue.enqueue(_msg("a", n))
+    queue.enqueue(_msg("b", 1))
+    queue.enqueue(_msg("b", 2))
+    gate.set()
+    assert queue.join(timeout=10)
+    # One thread: b does not wait for a's whole chain; each session's steps still run in order.
+    assert order == ["a1", "b1", "a2", "b2", "a3"]
+
+
+def test_stop_lets_running_steps_finish_and_drops_what_was_queued() -> None:
+    release = threading.Event()
+    started: list[str] = []
+    lock = threading.Lock()
+    queue = LocalStepQueue(_blocking(release, started, lock), workers=2)
+    for session in ("a", "b", "c"):  # c waits for a thread (the cap is 2)
+        queue.enqueue(_msg(session, 1))
+        queue.enqueue(_msg(session, 2))
+    deadline = time.monotonic() + 5
+    while len(queue.running()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+    queue.stop()
+    queue.enqueue(_msg("d", 1))  # a step chained during the stop is dropped too
+    assert queue.running() == ["a", "b"]
+    assert queue.queued() == 0 and queue.dropped == 5
+    assert not queue.wait_running(timeout=0.2)  # the stuck steps are still running
+    release.set()
+    assert queue.wait_running(timeout=10)
+    assert queue.join(timeout=10)
+    assert sorted(started) == ["a:v1", "b:v1"]
+
+
+def test_a_failing_step_is_not_retried_once_the_queue_is_stopped() -> None:
+    attempts: list[str] = []
+    failing = threading.Event()
+
+    def process(message: StepMessage) -> None:
+        attempts.append(message.dedup_id)
+        failing.set()
+        time.sleep(0.2)
+        raise RuntimeError("model unavailable")
+
+    queue = LocalStepQueue(process, max_attempts=3, retry_delay=0.0)
+    queue.enqueue(_msg("s", 1))
+    assert failing.wait(5)
+    queue.stop()
+    assert queue.wait_running(timeout=10)
+    assert attempts == ["v1"]
+    assert queue.dead_letters == [] and queue.dropped == 1
+
+
+def test_a_deduplication_id_is_accepted_again_after_the_five_minute_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("runtime_core.queue.local.time.monotonic", lambda: clock[0])
+    calls: list[str] = []
+    queue = LocalStepQueue(lambda m: calls.append(m.dedup_id))
+    queue.enqueue(_msg("s", 1))
+    clock[0] += DEDUP_WINDOW_SECONDS - 1
+    queue.enqueue(_msg("s", 1))  # inside the window: dropped
+    clock[0] += 2
+    queue.enqueue(_msg("s", 1))  # past it: a new message, as SQS would take it
+    assert queue.join(timeout=10)
+    assert calls == ["v1", "v1"]
