@@ -67,6 +67,10 @@ class Outbox(BaseModel):
     post_after: int = Field(ge=0)
     post_to: int = Field(ge=0)
     next: NextStep | None = None
+    # The SQS receipt of the delivery that committed: if its process died before SQS deleted the message, the
+    # message blocks the session's message group until its visibility timeout; whoever carries the outbox
+    # out releases it.
+    receipt: str | None = None
 
 
 class Claim(BaseModel):

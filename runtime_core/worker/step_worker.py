@@ -103,7 +103,7 @@ class StepWorker:
             # The previous step's process died after its commit: post what it could not, queue its next step.
             self._carry_out(tenant, claim.outbox, report)
         with Heartbeat(store, claim, self.lease_seconds) as heartbeat:
-            outcome = self._step(message, claim, report, deadline)
+            outcome = self._step(message, claim, report, deadline, receipt)
         report.heartbeats = heartbeat.beats
         if outcome is None:
             return report
@@ -126,7 +126,12 @@ class StepWorker:
 
     # ---- the step, under the lease -----------------------------------------------------------------------
     def _step(
-        self, message: StepMessage, claim: Claim, report: StepReport, deadline: float | None
+        self,
+        message: StepMessage,
+        claim: Claim,
+        report: StepReport,
+        deadline: float | None,
+        receipt: str | None,
     ) -> tuple[Any, Outbox] | None:
         """Decide, run and commit; None when there was nothing to commit (the lease is released)."""
         store = self.services.store
@@ -177,6 +182,7 @@ class StepWorker:
                 post_after=state.last_event_seq,
                 post_to=result.state.last_event_seq,
                 next=NextStep(reason="continue", dedup_id=next_progress) if chain else None,
+                receipt=receipt,
             )
             faults.point("before_commit")
             store.commit(

@@ -65,6 +65,9 @@ def rearm(
         # the visibility timeout; make it visible now (it finds the session free and does what is due).
         released = reset_visibility(services.queue, header.receipt, 0)
     if header.outbox is not None:
+        if header.outbox.receipt is not None:
+            # The committing delivery died before SQS deleted its message: free the session's message group.
+            released = reset_visibility(services.queue, header.outbox.receipt, 0) or released
         carry_out(services, tenant, session_id, header.outbox, callback_url, grace_seconds=grace_seconds)
         if header.outbox.next is not None or not has_work(header.state, header.pending_inputs):
             return "outbox", released
