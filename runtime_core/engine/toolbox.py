@@ -33,6 +33,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from runtime_core import faults
 from runtime_core.tools import ToolCallInfo, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
 
@@ -169,6 +170,8 @@ class ToolRun:
             if inspect.isawaitable(result):
                 # AG2 awaits it later, on another thread: the call must still be current there.
                 return _finish(result, record, call)
+            # A tool has run and the step has not committed: a crash here is what reruns a tool.
+            faults.point("between_tools")
             return result
 
         return run
