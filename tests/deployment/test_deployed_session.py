@@ -130,6 +130,9 @@ def test_a_whole_session_through_the_built_functions(stack: Stack, mongo_uri: st
     transcript = json.loads(response["body"])["messages"]
     assert {"Planner", "Booker"} <= {m["speaker"] for m in transcript}
     assert "[trip booked]" in transcript[-1]["content"]
+    # The scheduled sweeper finds nothing to re-arm: the session completed and left no outbox.
+    swept = stack.invoke("functions/sweeper.handler", {}).ok()
+    assert swept["failed"] == 0 and swept["queued"] == 0 and swept["outboxes"] == 0, swept
     elapsed = time.perf_counter() - started
 
     # What the client saw is what the local server sends for the same conversation.
@@ -152,6 +155,7 @@ def test_a_whole_session_through_the_built_functions(stack: Stack, mongo_uri: st
         "DisconnectFunction",
         "WorkerFunction",
         "HttpApiFunction",
+        "SweeperFunction",
     }
     cold = {f: max(i.seconds for i in stack.invocations if i.function_id == f) for f in sorted(functions)}
     print(f"\n{len(stack.invocations)} cold invocations in {elapsed:.1f} s; slowest per function: {cold}")
