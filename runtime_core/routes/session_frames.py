@@ -53,16 +53,6 @@ def session_id_for(tenant: Tenant, msg_id: str | None) -> str:
     return f"s-{digest[:32]}"
 
 
-def step(tenant: Tenant, session_id: str, reason: str, dedup_id: str) -> StepMessage:
-    return StepMessage(
-        session_id=session_id,
-        app_id=tenant.app_id,
-        user_id=tenant.user_id,
-        reason=reason,  # type: ignore[arg-type]
-        dedup_id=dedup_id,
-    )
-
-
 def _header(services: Services, tenant: Tenant, session_id: str) -> SessionHeader:
     # The store scopes the lookup by tenant: another tenant's session is exactly as missing as a
     # nonexistent one, so ids cannot be probed.
@@ -147,7 +137,7 @@ def _open(services: Services, tenant: Tenant, connection_id: str, frame: StartFr
         store.record_input(tenant, session_id, first, payload_hash(frame))
     # Queued again for a retried start: SQS drops it within its 5-minute window, and the worker ignores a
     # start of a session that already ran.
-    services.queue.enqueue(step(tenant, session_id, "start", "start"))
+    services.queue.enqueue(StepMessage.of(tenant, session_id, "start", "start"))
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------
@@ -167,7 +157,7 @@ def user_input(
     recorded = store.record_input(tenant, frame.session_id, value, digest)
     if not recorded.new:
         return _duplicate_input(services, tenant, connection_id, frame, recorded, digest)
-    services.queue.enqueue(step(tenant, frame.session_id, "input", f"in:{frame.msg_id}"))
+    services.queue.enqueue(StepMessage.of(tenant, frame.session_id, "input", f"in:{frame.msg_id}"))
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id)]
 
 
@@ -185,7 +175,7 @@ def _duplicate_input(
     if record.status == "in_progress":
         # Still pending: queue its step again. SQS drops it if the first is still queued; it recovers an
         # enqueue that was lost after the input was recorded.
-        services.queue.enqueue(step(tenant, frame.session_id, "input", f"in:{frame.msg_id}"))
+        services.queue.enqueue(StepMessage.of(tenant, frame.session_id, "input", f"in:{frame.msg_id}"))
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id, duplicate=True)]
 
 
@@ -270,7 +260,7 @@ def _restart(services: Services, tenant: Tenant, header: SessionHeader) -> None:
         return  # a step is running: it chains the next one itself
     state = header.state
     if state.error is not None and not state.status.is_final:
-        services.queue.enqueue(step(tenant, state.session_id, "retry", f"retry:{header.version}"))
+        services.queue.enqueue(StepMessage.of(tenant, state.session_id, "retry", f"retry:{header.version}"))
         return
     if header.outbox is not None or has_work(state, header.pending_inputs):
         rearm(
@@ -291,5 +281,5 @@ def cancel(services: Services, tenant: Tenant, connection_id: str, frame: Cancel
     store.request_cancel(tenant, frame.session_id)
     store.subscribe(tenant, connection_id, frame.session_id)
     dedup = f"cancel:{frame.msg_id}" if frame.msg_id else f"cancel:{uuid.uuid4().hex}"
-    services.queue.enqueue(step(tenant, frame.session_id, "cancel", dedup))
+    services.queue.enqueue(StepMessage.of(tenant, frame.session_id, "cancel", dedup))
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id)]

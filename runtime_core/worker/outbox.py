@@ -28,16 +28,6 @@ class PostReport(BaseModel):
     gone: int = 0
 
 
-def step_message(tenant: Tenant, session_id: str, reason: str, dedup_id: str) -> StepMessage:
-    return StepMessage(
-        session_id=session_id,
-        app_id=tenant.app_id,
-        user_id=tenant.user_id,
-        reason=reason,  # type: ignore[arg-type]
-        dedup_id=dedup_id,
-    )
-
-
 def post_to_session(
     services: Services,
     tenant: Tenant,
@@ -91,7 +81,7 @@ def carry_out(
     events = store.events_after(tenant, session_id, outbox.post_after, limit=count) if count > 0 else []
     report = post_to_session(services, tenant, session_id, events, callback_url)
     if outbox.next is not None:
-        services.queue.enqueue(step_message(tenant, session_id, outbox.next.reason, outbox.next.dedup_id))
+        services.queue.enqueue(StepMessage.of(tenant, session_id, outbox.next.reason, outbox.next.dedup_id))
     if finish:
         store.finish_outbox(
             tenant, session_id, outbox.id, due_in=grace_seconds if outbox.next is not None else None

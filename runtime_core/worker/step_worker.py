@@ -34,7 +34,7 @@ from runtime_core.store.protocol import Claim, ClaimRefused, LeaseLost, NextStep
 from runtime_core.telemetry import runtime_logger
 from runtime_core.worker.decision import Decision, decide, has_work, progress
 from runtime_core.worker.heartbeat import Heartbeat
-from runtime_core.worker.outbox import carry_out, post_to_session, step_message
+from runtime_core.worker.outbox import carry_out, post_to_session
 from runtime_core.workflow import Workflow
 
 MetricsSink = Callable[[str, str, UsageTotals, float, str | None, StepMessage], None]
@@ -114,7 +114,7 @@ class StepWorker:
         faults.point("after_post")
         if outbox.next is not None:
             self.services.queue.enqueue(
-                step_message(tenant, message.session_id, outbox.next.reason, outbox.next.dedup_id)
+                StepMessage.of(tenant, message.session_id, outbox.next.reason, outbox.next.dedup_id)
             )
             report.enqueued = outbox.next.dedup_id
         faults.point("after_enqueue")
@@ -265,7 +265,7 @@ class StepWorker:
         if message.reason != "continue" or not has_work(state, len(pending)):
             return None
         dedup = progress(message_count, state.last_event_seq)
-        self.services.queue.enqueue(step_message(state.tenant, state.session_id, "continue", dedup))
+        self.services.queue.enqueue(StepMessage.of(state.tenant, state.session_id, "continue", dedup))
         return dedup
 
     def _repeated_failure(

@@ -21,13 +21,13 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from runtime_core.queue import reset_visibility
+from runtime_core.queue import StepMessage, reset_visibility
 from runtime_core.services import Services
 from runtime_core.session import Tenant
 from runtime_core.store.protocol import SessionHeader
 from runtime_core.telemetry import runtime_logger
 from runtime_core.worker.decision import has_work
-from runtime_core.worker.outbox import carry_out, step_message
+from runtime_core.worker.outbox import carry_out
 
 Rearmed = Literal["leased", "outbox", "queued", "idle"]
 
@@ -78,7 +78,7 @@ def rearm(
     # is the same attempt.
     bucket = int(now.timestamp() // max(grace_seconds, 1))
     dedup = f"{reason}:{header.version}:{bucket}"
-    services.queue.enqueue(step_message(tenant, session_id, reason, dedup))
+    services.queue.enqueue(StepMessage.of(tenant, session_id, reason, dedup))
     store.snooze(session_id, now + timedelta(seconds=grace_seconds))
     return "queued", released
 
