@@ -68,11 +68,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from runtime_core.llm.provider import ModelConfigError
     from runtime_core.llm.script import Script, ScriptedUserInput
     from runtime_core.llm.scripted import ScriptedModel
-    from runtime_core.workflow import WorkflowError, load_workflow
+    from runtime_core.workflow import WorkflowValidationError, load_workflow
 
     try:
         workflow = load_workflow(folder)
-    except (WorkflowError, ValueError) as exc:
+    except (WorkflowValidationError, ValueError) as exc:
         print(f"error: {exc}", file=out)
         return EXIT_ERROR
 

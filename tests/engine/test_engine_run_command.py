@@ -10,7 +10,7 @@ import pytest
 from engine_kit import EXAMPLES
 
 from runtime_core.cli import build_parser
-from runtime_core.commands.run import EXIT_NOT_FOUND, EXIT_OK, run
+from runtime_core.commands.run import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, run
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -56,3 +56,15 @@ def test_unknown_workflow_is_reported(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     code, output = _run(["NoSuchFlow"])
     assert code == EXIT_NOT_FOUND and "no workflow 'NoSuchFlow'" in output
+
+
+def test_a_broken_workflow_is_reported_with_file_line_and_field(tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "Broken"
+    shutil.copytree(EXAMPLES / "ContentReview", broken)
+    agents = broken / "agents.yaml"
+    agents.write_text(agents.read_text().replace("name: Critic", "name: Writer", 1))
+    code, output = _run([str(broken)])
+    assert code == EXIT_ERROR, output
+    assert "error: " in output and "agents.yaml:" in output and "Traceback" not in output
