@@ -158,7 +158,22 @@ def user_input(
     if not recorded.new:
         return _duplicate_input(services, tenant, connection_id, frame, recorded, digest)
     services.queue.enqueue(StepMessage.of(tenant, frame.session_id, "input", f"in:{frame.msg_id}"))
+    if _left_behind(services, header):
+        # The last step's process died after its commit: its SQS message would hold this input's step back
+        # until the sweeper comes. Finish what it left now.
+        _restart(services, tenant, header)
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id)]
+
+
+# An outbox older than this was left by a process that died: a live worker clears its own in milliseconds.
+STALE_OUTBOX_SECONDS = 5.0
+
+
+def _left_behind(services: Services, header: SessionHeader) -> bool:
+    if header.outbox is None:
+        return False
+    age = (services.store.now() - header.state.updated_at).total_seconds()
+    return age > STALE_OUTBOX_SECONDS
 
 
 def _duplicate_input(

@@ -407,3 +407,21 @@ def test_11_every_provider_call_is_in_the_ledger_even_when_the_step_died_after_i
     # The reply was asked again (the crash came before its commit): both calls are billed.
     state = stack.store.get_session(TENANT, session_id)
     assert stack.store.usage.count_documents({"session_id": session_id}) == state.usage.calls + 1  # type: ignore[attr-defined]
+
+
+def test_6_an_answer_after_a_worker_died_past_its_commit_does_not_wait_for_the_sweeper(
+    aws: Any, stack: Services, clock: FakeClock
+) -> None:
+    client = Client(aws, "conn-A")
+    client.connect()
+    session_id = start(client)
+    run_queue(aws)  # the first reply, its tool, the next reply: the session waits for the user
+    say(client, session_id, "m-2", "Thanks. I'd like to talk to a human about a refund.")
+    kill_at("after_post")  # the step that consumed m-2 and asks for a phone number: posted, then died
+    while deliver_one(aws) is not None:
+        pass
+    assert stack.store.header(TENANT, session_id).outbox is not None
+    clock.advance(6)  # the user reads the question and answers, long before any sweep
+    assert say(client, session_id, "m-3", "Please call me at +1 555 0100.")[0]["duplicate"] is False
+    run_queue(aws)
+    assert stack.store.get_session(TENANT, session_id).status == SessionStatus.completed
