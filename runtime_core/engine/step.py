@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field
 
 from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.failures import classify
+from runtime_core.engine.loading import load_engine
 from runtime_core.engine.report import Events, emit_usage
 from runtime_core.engine.turn import TOOLS_PENDING, Finished, Turn
 from runtime_core.events import ErrorEvent, Event, RunCompleted, RunStarted
@@ -49,9 +50,10 @@ from runtime_core.llm.retry import RetryTransport
 from runtime_core.session import ChatMessage, SessionState, SessionStatus, UsageRecord, UserInput, utcnow
 from runtime_core.workflow.spec import StartupMode, Workflow
 
-__all__ = ["TOOLS_PENDING", "StepResult", "UsageSink", "cancel_step", "run_step"]
+__all__ = ["TOOLS_PENDING", "RequestSink", "StepResult", "UsageSink", "cancel_step", "run_step"]
 
 UsageSink = Callable[[UsageRecord], None]
+RequestSink = Callable[[str, str], None]
 
 
 class StepResult(BaseModel):
@@ -82,6 +84,7 @@ def run_step(
     *,
     deadline: float | None = None,
     on_model_call: UsageSink | None = None,
+    on_model_request: RequestSink | None = None,
 ) -> StepResult:
     """Run one orchestration step. Pure apart from model calls and tools: no store, no transport.
 
@@ -89,9 +92,11 @@ def run_step(
     starts after it (minus ``llm.retry.MIN_ATTEMPT_SECONDS``) and none runs past it: the step fails with
     ``model_timeout`` instead. ``on_model_call``: called with each model call's ``UsageRecord`` when its
     response arrives (the same records end up in ``StepResult.usage``); an exception it raises ends the step
-    and propagates out of ``run_step``.
+    and propagates out of ``run_step``. ``on_model_request``: called with (agent, purpose) just before each
+    model call goes out, the same way.
     """
-    return _Step(state, workflow, model, user_input, deadline, on_model_call).run()
+    load_engine()
+    return _Step(state, workflow, model, user_input, deadline, on_model_call, on_model_request).run()
 
 
 def cancel_step(state: SessionState) -> StepResult:
@@ -118,10 +123,12 @@ class _Step(Turn):
         user_input: UserInput | None,
         deadline: float | None = None,
         on_model_call: UsageSink | None = None,
+        on_model_request: RequestSink | None = None,
     ):
         super().__init__(state, workflow, model, user_input)
         self.deadline = deadline
         self.on_model_call = on_model_call
+        self.on_model_request = on_model_request
         self.records: list[UsageRecord] = []
         # What the caller's on_model_call raised: it ends the step and reaches the caller unchanged.
         self.sink_error: BaseException | None = None
@@ -158,7 +165,9 @@ class _Step(Turn):
             self.model.transport(), max_retries=self.model.max_retries, deadline=self.deadline
         )
         counts = self.state.engine.get("model_calls", {})
-        self.meter = CallMeter(transport, counts, timeout=DEFAULT_TIMEOUT, on_call=self._metered)
+        self.meter = CallMeter(
+            transport, counts, timeout=DEFAULT_TIMEOUT, on_call=self._metered, on_start=self._starting
+        )
         try:
             with IOStream.set_default(self.io):
                 self._turn()
@@ -173,6 +182,15 @@ class _Step(Turn):
         if self.sink_error is not None:  # swallowed on the way up: still the caller's failure
             raise self.sink_error
         return self._result()
+
+    def _starting(self, agent: str, purpose: str) -> None:
+        """The meter's hook, just before a model call goes out: the caller notes it (the usage ledger)."""
+        if self.on_model_request is not None:
+            try:
+                self.on_model_request(agent, purpose)
+            except BaseException as exc:
+                self.sink_error = exc
+                raise
 
     def _metered(self, call: MeteredCall) -> None:
         """The meter's hook, as each model response arrives: record it and hand it to the caller at once."""

@@ -26,6 +26,7 @@ import importlib.util
 import inspect
 import json
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -80,7 +81,17 @@ def load_tools(workflow: Workflow) -> dict[str, LoadedTool]:
     return tools
 
 
+# Two steps compiling the same workflow on two threads (the local server) must not both execute a tool
+# module, nor see it half-imported in sys.modules.
+_IMPORT_LOCK = threading.RLock()
+
+
 def _import(path: Path, content_hash: str) -> ModuleType:
+    with _IMPORT_LOCK:
+        return _import_once(path, content_hash)
+
+
+def _import_once(path: Path, content_hash: str) -> ModuleType:
     name = f"mozaiks_tools_{content_hash[:16]}_{path.stem}"
     if name in sys.modules:
         return sys.modules[name]

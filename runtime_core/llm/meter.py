@@ -50,10 +50,14 @@ class CallMeter:
         call_counts: dict[str, int],
         timeout: float,
         on_call: Callable[[MeteredCall], None] | None = None,
+        on_start: Callable[[str, str], None] | None = None,
     ) -> None:
         self.call_counts = dict(call_counts)
         self.calls: list[MeteredCall] = []
         self.on_call = on_call
+        # Called with (agent, purpose) just before a call goes out: a ledger can note the call before its
+        # response exists, so a process killed while the provider answers still leaves the call on record.
+        self.on_start = on_start
         self.http_client = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -69,6 +73,8 @@ class CallMeter:
             "purpose": purpose,
             "call": self.call_counts.get(agent, 0),
         }
+        if self.on_start is not None:
+            self.on_start(agent, purpose)
 
     def _on_response(self, response: httpx.Response) -> None:
         meta: dict[str, Any] = response.request.extensions.get(EXTENSION, {})

@@ -65,3 +65,8 @@ class Handlers:
         for handler in (self.connect, self.default, self.disconnect, self.worker):
             if isinstance(handler, LazyHandler):
                 handler.resolve()
+        if isinstance(self.worker, LazyHandler):
+            # The worker imports AG2 on its first step: import it now, while nothing waits for it.
+            from runtime_core.engine.loading import load_engine
+
+            load_engine()

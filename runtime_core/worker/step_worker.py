@@ -217,12 +217,18 @@ class StepWorker:
         if decision.action == "cancel":
             return cancel_step(claim.state)
         calls = 0
+        store = self.services.store
 
-        def ledger(record: UsageRecord) -> None:
-            # Written before anything else can fail: a provider call a crash makes us repeat is billed too.
+        def noted(agent: str, purpose: str) -> None:
+            # Noted before the request goes out: a process killed while the provider answers leaves the call
+            # in the ledger too (tokens unknown), instead of a call the provider billed and we never saw.
             nonlocal calls
             calls += 1
-            self.services.store.record_usage(claim.tenant, record, key=f"{claim.token}:{calls}")
+            store.record_usage_start(claim.tenant, claim.session_id, f"{claim.token}:{calls}", agent, purpose)
+
+        def ledger(record: UsageRecord) -> None:
+            # Completed before anything else can fail: a provider call a crash makes us repeat is billed too.
+            store.record_usage(claim.tenant, record, key=f"{claim.token}:{calls}")
             faults.point("after_reply")
 
         model_deadline = deadline - self.margin_seconds if deadline is not None else None
@@ -233,6 +239,7 @@ class StepWorker:
             decision.user_input,
             deadline=model_deadline,
             on_model_call=ledger,
+            on_model_request=noted,
         )
 
     def _workflow(self, state: SessionState) -> Workflow | None:

@@ -425,3 +425,30 @@ def test_6_an_answer_after_a_worker_died_past_its_commit_does_not_wait_for_the_s
     assert say(client, session_id, "m-3", "Please call me at +1 555 0100.")[0]["duplicate"] is False
     run_queue(aws)
     assert stack.store.get_session(TENANT, session_id).status == SessionStatus.completed
+
+
+def test_11_a_call_whose_answer_died_with_the_process_is_still_in_the_ledger(
+    aws: Any, stack: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = stack.store
+    real = store.record_usage
+
+    def dies_with_the_answer(*args: Any, **kwargs: Any) -> Any:
+        # The provider answered; the process is killed before the answer is written anywhere.
+        monkeypatch.setattr(store, "record_usage", real)
+        raise Killed("between the provider's answer and the ledger")
+
+    monkeypatch.setattr(store, "record_usage", dies_with_the_answer)
+    client = Client(aws, "conn-A")
+    client.connect()
+    session_id = start(client)
+    assert deliver_one(aws) is None
+    (noted,) = store.usage.find({"session_id": session_id})  # type: ignore[attr-defined]
+    assert noted["status"] == "started"
+    clock.advance(stack.settings.worker.lease_seconds + 1)
+    sweep(stack)
+    run_queue(aws)
+    rows = list(store.usage.find({"session_id": session_id}))  # type: ignore[attr-defined]
+    # The lost answer stays on record (tokens unknown); every other call is complete.
+    assert [r["status"] for r in rows].count("started") == 1
+    assert len(rows) == store.get_session(TENANT, session_id).usage.calls + 1

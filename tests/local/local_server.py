@@ -12,9 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -150,6 +152,38 @@ def server_process(
         output.done.wait(5)
         with (work / "server.log").open("a") as log:
             log.write(output.text() + "\n")
+
+
+def stored_events(server: RunningServer, session_id: str) -> list[dict[str, Any]]:
+    """A session's events as the store has them, through the HTTP API (with the dev token)."""
+    import httpx
+
+    events: list[dict[str, Any]] = []
+    while True:
+        response = httpx.get(
+            f"{server.http_url}/api/sessions/{session_id}/events",
+            params={"after": events[-1]["seq"] if events else 0},
+            headers={"Authorization": f"Bearer {server.token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        page: list[dict[str, Any]] = response.json()["events"]
+        if not page:
+            return events
+        events += page
+
+
+def usage_rows(data_dir: Path) -> Counter[str]:
+    """Rows of the usage ledger per session id, read from the SQLite store of a server that has stopped
+    (``/api`` has no usage endpoint): an embedded server on the data dir's file, in this process."""
+    from runtime_core.local.environment import STORE_FILE
+    from runtime_core.store.embedded import store_from_env
+
+    store = store_from_env({"MOZAIKS_STORE_PATH": str(data_dir / STORE_FILE)}, ensure_indexes=False)
+    try:
+        return Counter(str(doc["session_id"]) for doc in store.usage.find({}, {"session_id": 1}))
+    finally:
+        store.close()
 
 
 @contextmanager

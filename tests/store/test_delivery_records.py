@@ -172,3 +172,19 @@ def test_usage_is_written_once_per_call_key(store: MongoSessionStore) -> None:
     # The commit of a step whose calls were written as they happened does not write them again.
     store.commit(claim, next_state, msgs, events, usage, [], usage_recorded=True)
     assert store.usage.count_documents({"session_id": state.session_id}) == 1
+
+
+def test_a_call_is_noted_before_it_goes_out_and_completed_when_it_returns(store: MongoSessionStore) -> None:
+    state = new_state()
+    store.create_session(state)
+    claim = claimed(store, state.session_id)
+    _, _, _, usage, _ = step(claim, n_usage=2)
+    store.record_usage_start(TENANT, state.session_id, "k:1", "triage", "reply")
+    assert store.record_usage(TENANT, usage[0], key="k:1")
+    # The second call went out; its process died before the answer: the ledger still has it, tokens unknown.
+    store.record_usage_start(TENANT, state.session_id, "k:2", "triage", "reply")
+    rows = {d["_id"]: d for d in store.usage.find({"session_id": state.session_id})}
+    assert rows["k:1"]["status"] == "done" and rows["k:1"]["prompt_tokens"] == 10
+    assert rows["k:2"]["status"] == "started" and "prompt_tokens" not in rows["k:2"]
+    assert not store.record_usage(TENANT, usage[0], key="k:1")  # written once
+    assert store.usage.count_documents({"session_id": state.session_id}) == 2

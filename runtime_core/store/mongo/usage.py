@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import UTC
@@ -23,19 +24,39 @@ log = logging.getLogger(__name__)
 
 
 class UsageMixin(StoreBase):
-    def record_usage(self, tenant: Tenant, record: UsageRecord, key: str) -> bool:
-        """Write one model call to the ledger as soon as it returned, before the step can fail or die: every
-        provider call is billed once, including calls a crashed step will repeat. ``key`` makes the write
-        idempotent (the same call written twice is one row). False when the key was already written."""
+    def record_usage_start(self, tenant: Tenant, session_id: str, key: str, agent: str, purpose: str) -> None:
+        """Note a model call just before it goes out (``status: started``): a process killed while the
+        provider answers still leaves the call in the ledger (its tokens unknown). ``record_usage`` completes
+        the row under the same key."""
         doc = {
             "_id": key,
             **tenant_filter(tenant),
+            "session_id": session_id,
+            "agent": agent,
+            "purpose": purpose,
+            "status": "started",
+            "created_at": self.now(),
+        }
+        # A retried write finds the row noted already.
+        with contextlib.suppress(DuplicateKeyError):
+            self.usage.insert_one(doc)
+
+    def record_usage(self, tenant: Tenant, record: UsageRecord, key: str) -> bool:
+        """Write one model call to the ledger as soon as it returned, before the step can fail or die: every
+        provider call is billed once, including calls a crashed step will repeat. ``key`` makes the write
+        idempotent (the same call written twice is one row; a row noted by ``record_usage_start`` is
+        completed). False when the key was already written."""
+        doc = {
+            **tenant_filter(tenant),
             **record.model_dump(mode="python"),
             "total_tokens": record.total_tokens,
+            "status": "done",
         }
         try:
-            self.usage.insert_one(doc)
+            result = self.usage.replace_one({"_id": key, "status": {"$ne": "done"}}, doc, upsert=True)
         except DuplicateKeyError:
+            return False  # the row is done already: this call was written before
+        if result.matched_count == 0 and result.upserted_id is None:
             return False
         self._roll_up(tenant, [record])
         return True
