@@ -281,8 +281,9 @@ def report(rounds: list[Round], work: Path) -> int:
     calls = Counter(json.loads(line)["session_id"] for line in lines if line)
     ledger = usage_rows(work / ".mozaiks")
     ids = {t.session.session_id for t in every if t.session.session_id}
-    unbilled = sum(max(0, calls[s] - ledger[s]) for s in ids)
-    overbilled = sum(max(0, ledger[s] - calls[s]) for s in ids)
+    unbilled = sum(max(0, calls[s] - ledger[s].done - ledger[s].started) for s in ids)
+    cut_off = sum(ledger[s].started for s in ids)
+    overbilled = sum(max(0, ledger[s].done - calls[s]) for s in ids)
 
     print()
     print(f"sessions:      {len(every)} in {len(rounds)} rounds, {len(ran)} still running at the kill")
@@ -301,8 +302,9 @@ def report(rounds: list[Round], work: Path) -> int:
     print(f"crash -> next event, one resume:  {figure(resumed)}")
     print(f"restart (SIGKILL to ready):       {figure([r.restart for r in rounds])}")
     print(
-        f"model calls:   {sum(calls[s] for s in ids)} served, {sum(ledger[s] for s in ids)} in the ledger "
-        f"({unbilled} served but not in the ledger, {overbilled} in the ledger but never served)"
+        f"model calls:   {sum(calls[s] for s in ids)} served, {sum(ledger[s].done for s in ids)} in the "
+        f"ledger with their usage, {cut_off} noted as started (cut off by a kill); {unbilled} served but not "
+        f"in the ledger, {overbilled} written but never served"
     )
     return 1 if stuck or lost else 0
 

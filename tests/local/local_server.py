@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,15 +172,36 @@ def stored_events(server: RunningServer, session_id: str) -> list[dict[str, Any]
         events += page
 
 
-def usage_rows(data_dir: Path) -> Counter[str]:
+class LedgerRows(BaseModel):
+    """A session's usage ledger: calls whose answer was written (done), and calls noted before they went out
+    whose answer never was (started: the process died while the provider answered, or before it was asked)."""
+
+    done: int = 0
+    started: int = 0
+
+    def covers(self, served: int) -> bool:
+        """Every call the provider served is in the ledger, and every written answer was served."""
+        return self.done <= served <= self.done + self.started
+
+
+def usage_rows(data_dir: Path) -> dict[str, LedgerRows]:
     """Rows of the usage ledger per session id, read from the SQLite store of a server that has stopped
     (``/api`` has no usage endpoint): an embedded server on the data dir's file, in this process."""
+    from collections import defaultdict
+
     from runtime_core.local.environment import STORE_FILE
     from runtime_core.store.embedded import store_from_env
 
     store = store_from_env({"MOZAIKS_STORE_PATH": str(data_dir / STORE_FILE)}, ensure_indexes=False)
+    rows: dict[str, LedgerRows] = defaultdict(LedgerRows)
     try:
-        return Counter(str(doc["session_id"]) for doc in store.usage.find({}, {"session_id": 1}))
+        for doc in store.usage.find({}, {"session_id": 1, "status": 1}):
+            row = rows[str(doc["session_id"])]
+            if doc.get("status") == "started":
+                row.started += 1
+            else:
+                row.done += 1
+        return rows
     finally:
         store.close()
 
