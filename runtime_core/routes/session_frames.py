@@ -31,7 +31,7 @@ from runtime_core.queue import StepMessage
 from runtime_core.routes.refusal import Refusal
 from runtime_core.services import Services
 from runtime_core.session import SessionState, SessionStatus, Tenant, UserInput, new_session
-from runtime_core.store.protocol import RecordedInput, SessionHeader, SessionNotFound
+from runtime_core.store.protocol import RecordedInput, SessionHeader, SessionNotFound, TooManyPending
 from runtime_core.telemetry import runtime_logger
 from runtime_core.transport.framing import Message
 
@@ -154,7 +154,14 @@ def user_input(
     header = _header(services, tenant, frame.session_id)
     value = _checked_input(services, header.state, frame)
     store.subscribe(tenant, connection_id, frame.session_id)
-    recorded = store.record_input(tenant, frame.session_id, value, digest)
+    try:
+        recorded = store.record_input(tenant, frame.session_id, value, digest)
+    except TooManyPending as exc:
+        raise Refusal(
+            "too_many_inputs",
+            f"{exc.limit} inputs are waiting for this session already: wait for it to take them",
+            frame.session_id,
+        ) from None
     if not recorded.new:
         return _duplicate_input(services, tenant, connection_id, frame, recorded, digest)
     services.queue.enqueue(StepMessage.of(tenant, frame.session_id, "input", f"in:{frame.msg_id}"))
@@ -165,15 +172,13 @@ def user_input(
     return [Ack(msg_id=frame.msg_id, session_id=frame.session_id)]
 
 
-# An outbox older than this was left by a process that died: a live worker clears its own in milliseconds.
-STALE_OUTBOX_SECONDS = 5.0
-
-
 def _left_behind(services: Services, header: SessionHeader) -> bool:
+    """An outbox no longer fresh was left by a process that died: a live worker carries its own out in
+    milliseconds (and the chain's next step replaces it)."""
     if header.outbox is None:
         return False
     age = (services.store.now() - header.state.updated_at).total_seconds()
-    return age > STALE_OUTBOX_SECONDS
+    return age > services.store.outbox_fresh_seconds
 
 
 def _duplicate_input(
@@ -277,6 +282,8 @@ def _restart(services: Services, tenant: Tenant, header: SessionHeader) -> None:
     if state.error is not None and not state.status.is_final:
         services.queue.enqueue(StepMessage.of(tenant, state.session_id, "retry", f"retry:{header.version}"))
         return
+    if header.outbox is not None and not _left_behind(services, header):
+        return  # a chain is in flight: its worker queued the next step moments ago
     if header.outbox is not None or has_work(state, header.pending_inputs):
         rearm(
             services,

@@ -34,6 +34,15 @@ class SessionExists(StoreError):
         self.session_id = session_id
 
 
+class TooManyPending(StoreError):
+    """The session holds as many pending inputs as it may: the input is not recorded."""
+
+    def __init__(self, session_id: str, limit: int) -> None:
+        super().__init__(f"session {session_id!r} has {limit} inputs waiting already")
+        self.session_id = session_id
+        self.limit = limit
+
+
 class LeaseLost(StoreError):
     """The claim no longer holds (lease taken over, or released): the commit wrote nothing."""
 
@@ -67,6 +76,9 @@ class Outbox(BaseModel):
     post_after: int = Field(ge=0)
     post_to: int = Field(ge=0)
     next: NextStep | None = None
+    # The deduplication id of the step message whose delivery committed it: a redelivery of that message (its
+    # worker failed after the commit) may claim while the outbox is fresh, and carries it out.
+    by: str | None = None
     # The SQS receipt of the delivery that committed: if its process died before SQS deleted the message, the
     # message blocks the session's message group until its visibility timeout; whoever carries the outbox
     # out releases it.
@@ -92,12 +104,19 @@ class Claim(BaseModel):
     message_count: int = 0
     # Left by the previous step when its process died between its commit and its posts / next step.
     outbox: Outbox | None = None
+    # Where the store keeps the session (schema 2): committed step documents so far, the part still in schema
+    # 1's collections, and whether pending inputs already live in the session document.
+    step_count: int = 0
+    legacy_messages: int = 0
+    legacy_events: int = 0
+    pending_embedded: bool = True
 
 
 class ClaimRefused(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Literal["not_found", "leased", "finished"]
+    # in_flight: a chain is running (its next step is queued) and the claim was not that step's.
+    reason: Literal["not_found", "leased", "finished", "in_flight"]
     lease_expires_at: datetime | None = None
 
 
@@ -186,6 +205,10 @@ class SessionStore(Protocol):
     @property
     def recovery_grace_seconds(self) -> float: ...
 
+    # How long after a commit that queued a next step only that step's message may claim the session.
+    @property
+    def outbox_fresh_seconds(self) -> float: ...
+
     def now(self) -> datetime: ...
 
     def ensure_indexes(self) -> None: ...
@@ -215,6 +238,7 @@ class SessionStore(Protocol):
         owner: str,
         lease_seconds: float = 60.0,
         receipt: str | None = None,
+        delivering: str | None = None,
     ) -> Claim | ClaimRefused: ...
 
     def renew(self, claim: Claim, lease_seconds: float) -> bool: ...
@@ -244,6 +268,8 @@ class SessionStore(Protocol):
     ) -> None: ...
 
     def record_usage(self, tenant: Tenant, record: UsageRecord, key: str) -> bool: ...
+
+    def roll_up(self, tenant: Tenant, usage: list[UsageRecord]) -> None: ...
 
     def due_sessions(self, limit: int = 100) -> list[DueSession]: ...
 

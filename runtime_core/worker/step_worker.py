@@ -91,7 +91,12 @@ class StepWorker:
         store = self.services.store
         tenant = Tenant(app_id=message.app_id, user_id=message.user_id)
         claim = store.claim(
-            tenant, message.session_id, self.owner, lease_seconds=self.lease_seconds, receipt=receipt
+            tenant,
+            message.session_id,
+            self.owner,
+            lease_seconds=self.lease_seconds,
+            receipt=receipt,
+            delivering=message.dedup_id,
         )
         if isinstance(claim, ClaimRefused):
             # Missing, finished, or another delivery holds the lease (it chains the next step itself).
@@ -99,8 +104,10 @@ class StepWorker:
                 session_id=message.session_id, action="skip", why=f"not claimable: {claim.reason}"
             )
         report = StepReport(session_id=message.session_id, action="run", why="")
-        if claim.outbox is not None:
-            # The previous step's process died after its commit: post what it could not, queue its next step.
+        if claim.outbox is not None and not _delivered_by(claim.outbox, message):
+            # The previous step's process may have died after its commit: post what it may not have, queue its
+            # next step. (Delivered by that very next step's message, the outbox is proven carried out: its
+            # worker posted before it queued this message.)
             self._carry_out(tenant, claim.outbox, report)
         with Heartbeat(store, claim, self.lease_seconds) as heartbeat:
             outcome = self._step(message, claim, report, deadline, receipt)
@@ -118,9 +125,13 @@ class StepWorker:
             )
             report.enqueued = outbox.next.dedup_id
         faults.point("after_enqueue")
-        store.finish_outbox(
-            tenant, message.session_id, outbox.id, due_in=self.grace_seconds if outbox.next else None
-        )
+        if outbox.next is None:
+            # The chain stops here: nothing will replace this outbox soon, so clear it now. (With a next step,
+            # the next commit replaces it, and the next step's message proves it done: one write saved.)
+            store.finish_outbox(tenant, message.session_id, outbox.id, due_in=None)
+        if result.usage:
+            # The daily rollups, off the client's path; the ledger already has every call.
+            store.roll_up(tenant, result.usage)
         runtime_logger().info("step done", extra=report.model_dump())
         return report
 
@@ -182,6 +193,7 @@ class StepWorker:
                 post_after=state.last_event_seq,
                 post_to=result.state.last_event_seq,
                 next=NextStep(reason="continue", dedup_id=next_progress) if chain else None,
+                by=message.dedup_id,
                 receipt=receipt,
             )
             faults.point("before_commit")
@@ -325,6 +337,13 @@ class StepWorker:
         self.on_metrics(
             state.workflow_name, message.app_id, UsageTotals(), duration_ms, "step_failed", message
         )
+
+
+def _delivered_by(outbox: Outbox, message: StepMessage) -> bool:
+    """The message is the next step the outbox asked for: whoever queued it had posted the outbox's events."""
+    return outbox.next is not None and outbox.next.dedup_id == message.dedup_id and (
+        outbox.next.reason == message.reason
+    )
 
 
 def _repeats_failure(state: SessionState, result: Any) -> bool:

@@ -66,7 +66,9 @@ def test_a_redelivered_message_runs_its_step_once(aws: Any, services: Any, store
     assert after_second.last_event_seq == after_first.last_event_seq
     # The user's message and the reply that called a tool, then the tool's result: three messages.
     assert len(store.history(TENANT, session_id)) == 3
-    seqs = [e["seq"] for e in events_of(client.poll())]
+    # A redelivery cannot tell a delivery that died after its commit from one whose delete was lost: it posts
+    # the committed step's events again, and the client keeps the first copy of each seq.
+    seqs = sorted({e["seq"] for e in events_of(client.poll())})
     assert seqs == list(range(1, len(seqs) + 1))
     # One next step queued: the stale delivery re-armed the same progress, and SQS dropped the copy.
     assert aws.depth() == 1
@@ -429,7 +431,7 @@ def test_a_failed_model_call_stops_the_chain_and_resume_retries_it(
         client.send({"type": "resume", "session_id": session_id, "after_seq": events[-1]["seq"]})
         run_queue(aws)
     assert len([r for r in sqs_batch.REPORTS if r.failed_again]) == 3
-    assert store.events.count_documents({"session_id": session_id, "type": "error"}) == 1
+    assert [e.type for e in store.events_after(TENANT, session_id, 0)].count("error") == 1
 
 
 def test_worker_log_lines_carry_the_session_and_tenant(

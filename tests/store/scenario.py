@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import bson
 from pymongo import monitoring
 
 from runtime_core.events import AgentMessage, Event
@@ -31,14 +32,21 @@ class FakeClock:
 
 
 class CommandCounter(monitoring.CommandListener):
+    """The commands a store sends (their names), and the bytes of the replies it reads."""
+
     def __init__(self) -> None:
         self.commands: list[str] = []
+        self.reply_bytes = 0
+
+    def clear(self) -> None:
+        self.commands.clear()
+        self.reply_bytes = 0
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.commands.append(event.command_name)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self.reply_bytes += len(bson.encode(event.reply))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass

@@ -125,10 +125,20 @@ def test_commit_after_lease_lost_is_refused_and_writes_nothing(
     with pytest.raises(LeaseLost):
         store.commit(stale, *step(stale, n_messages=2, n_events=2, n_usage=1, consumed=["m-1"]))
 
+    # Every collection as it was, but for the stale step's document, written before its compare-and-set
+    # failed: above the session's step count, so nobody reads it (the transcript, the events, the inputs).
     after = {name: list(store.db[name].find()) for name in store.db.list_collection_names()}
-    assert after == before
-    # The current holder is unaffected and commits normally.
+    orphans = after.pop("steps", [])
+    assert after == {k: v for k, v in before.items() if k != "steps"} and before.get("steps", []) == []
+    assert [o["token"] for o in orphans] == [stale.token]
+    assert (
+        store.history(TENANT, state.session_id) == []
+        and store.events_after(TENANT, state.session_id, 0) == []
+    )
+    # The current holder is unaffected: its commit of the same step number replaces the orphan.
     assert store.commit(fresh, *step(fresh)).message_count == 2
+    assert [s["token"] for s in store.steps.find({"session_id": state.session_id})] == [fresh.token]
+    assert [m.content for m in store.history(TENANT, state.session_id)] == ["reply 0", "reply 1"]
 
 
 def test_release_frees_the_lease_and_a_released_claim_cannot_commit(store: MongoSessionStore) -> None:
@@ -139,7 +149,7 @@ def test_release_frees_the_lease_and_a_released_claim_cannot_commit(store: Mongo
     assert store.release(claim) is False  # the lease is gone: nothing left to release
     with pytest.raises(LeaseLost):
         store.commit(claim, *step(claim))
-    assert store.messages.count_documents({}) == 0
+    assert store.history(TENANT, state.session_id) == []
     assert isinstance(store.claim(TENANT, state.session_id, "w2"), Claim)
 
 

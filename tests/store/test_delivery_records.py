@@ -56,6 +56,15 @@ def test_a_refused_input_gives_its_msg_id_back(store: MongoSessionStore) -> None
 def test_inputs_recorded_by_schema_v1_are_still_found_and_consumed(store: MongoSessionStore) -> None:
     state = new_state()
     store.create_session(state)
+    # A session document as store schema 1 wrote it: no pending list, no step count.
+    store.sessions.update_one(
+        {"_id": state.session_id},
+        {
+            "$unset": {
+                f: "" for f in ("pending", "store_schema", "step_count", "legacy_messages", "legacy_events")
+            }
+        },
+    )
     legacy_key = json.dumps([TENANT.app_id, TENANT.user_id, "m-old"], separators=(",", ":"))
     store.inputs.insert_one(
         {
@@ -75,7 +84,10 @@ def test_inputs_recorded_by_schema_v1_are_still_found_and_consumed(store: MongoS
     assert [p.input_id for p in claim.pending_inputs] == ["m-old"]
     next_state, msgs, events, usage, _ = step(claim)
     store.commit(claim, next_state, msgs, events, usage, ["m-old"])
-    assert store.inputs.find_one({"_id": legacy_key})["status"] == "completed"  # type: ignore[index]
+    found = store.find_input(TENANT, state.session_id, "m-old")
+    assert found is not None and found.status == "completed"
+    # The commit moved the session to schema 2: its pending list now lives in the session document.
+    assert store.sessions.find_one({"_id": state.session_id})["pending"] == []  # type: ignore[index]
 
 
 def test_the_commit_writes_its_outbox_and_alarm_in_the_same_write(

@@ -26,6 +26,7 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from runtime_core.store.mongo.commit import CommitMixin
 from runtime_core.store.mongo.connections import ConnectionsMixin
 from runtime_core.store.mongo.documents import (
     INDEX_VERSION,
@@ -39,13 +40,21 @@ from runtime_core.store.mongo.inputs import InputsMixin
 from runtime_core.store.mongo.recovery import RecoveryMixin
 from runtime_core.store.mongo.sessions import SessionsMixin
 from runtime_core.store.mongo.steps import StepsMixin
+from runtime_core.store.mongo.transcripts import Transcripts
 from runtime_core.store.mongo.usage import UsageMixin
 
 __all__ = ["INDEX_VERSION", "MongoSessionStore", "StoreSettings", "connect", "state_from_document"]
 
 
 class MongoSessionStore(
-    SessionsMixin, InputsMixin, StepsMixin, RecoveryMixin, UsageMixin, ConnectionsMixin, IndexesMixin
+    SessionsMixin,
+    InputsMixin,
+    StepsMixin,
+    CommitMixin,
+    RecoveryMixin,
+    UsageMixin,
+    ConnectionsMixin,
+    IndexesMixin,
 ):
     """``SessionStore`` on pymongo. Thread-safe (pymongo clients are); one instance per process is enough."""
 
@@ -70,6 +79,8 @@ class MongoSessionStore(
         self.usage = self.db["usage"]
         self.usage_daily = self.db["usage_daily"]
         self.meta = self.db["meta"]
+        self.steps = self.db["steps"]
+        self.transcripts = Transcripts()
 
     def close(self) -> None:
         self.client.close()

@@ -10,6 +10,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from runtime_core.store.mongo.documents import Clock, StoreSettings
+from runtime_core.store.mongo.transcripts import Transcripts
 
 Documents = Collection[dict[str, Any]]
 
@@ -28,11 +29,17 @@ class StoreBase:
     usage: Documents
     usage_daily: Documents
     meta: Documents
+    steps: Documents
+    transcripts: Transcripts
     _clock: Clock
 
     @property
     def recovery_grace_seconds(self) -> float:
         return self.settings.recovery_grace_seconds
+
+    @property
+    def outbox_fresh_seconds(self) -> float:
+        return self.settings.outbox_fresh_seconds
 
     def now(self) -> datetime:
         # BSON dates keep milliseconds: truncate so what we compare is what we stored.

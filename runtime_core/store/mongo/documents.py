@@ -34,7 +34,17 @@ STORE_FIELDS = (
     "outbox",
     "due_at",
     "start_hash",
+    "store_schema",
+    "step_count",
+    "legacy_messages",
+    "legacy_events",
+    "pending",
+    "refused_inputs",
 )
+# Store schema 2: a step's messages and events are one document of ``steps``; pending inputs live in the
+# session document. Sessions written by schema 1 keep their messages and events where they were
+# (``legacy_messages`` / ``legacy_events`` count them) and go on in schema 2.
+STORE_SCHEMA = 2
 FINAL = [s.value for s in SessionStatus if s.is_final]
 SEQ_WIDTH = 10
 # Transient failures worth a fresh attempt of the whole commit transaction. mongoeco reports a lost
@@ -53,6 +63,9 @@ class StoreSettings(BaseModel):
     # How long after its last sign of life (a commit, a recorded input) a session that should be moving is
     # looked at by the sweeper (``due_at``); a lease is looked at when it expires.
     recovery_grace_seconds: float = Field(default=30.0, ge=0)
+    # How long after a commit that queued a next step only that step's message may claim the session (a live
+    # worker posts and queues within milliseconds; past this, its process is presumed dead).
+    outbox_fresh_seconds: float = Field(default=10.0, ge=0)
     # API Gateway closes every WebSocket after 2 hours at most.
     connection_ttl_seconds: int = Field(default=7200, gt=0)
     # Retention is off by default; when set, TTL indexes delete events by age and sessions by last activity
@@ -66,7 +79,7 @@ class StoreSettings(BaseModel):
 
 
 # Bump when ensure_indexes changes: a database whose marker differs gets its indexes ensured again.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 
 def connect(uri: str) -> MongoClient[dict[str, Any]]:
@@ -113,6 +126,62 @@ def state_from_document(doc: Mapping[str, Any], messages: list[ChatMessage] | No
     return SessionState.model_validate(fields)
 
 
+def step_id(session_id: str, step_no: int) -> str:
+    return f"{session_id}/{step_no:0{SEQ_WIDTH}d}"
+
+
+def _derived(raw: Any) -> dict[str, Any]:
+    """What a message's ``content``, ``tool_calls`` and ``tool_call_id`` are when read from its raw reply (the
+    engine derives them so): they need not be stored twice."""
+    body = raw if isinstance(raw, dict) else {"content": raw}
+    content = body.get("content")
+    responses = body.get("tool_responses") or []
+    calls = body.get("tool_calls") or []
+    return {
+        "content": content if isinstance(content, str | None) else json.dumps(content),
+        "tool_calls": [
+            {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"].get("arguments") or ""}
+            for c in calls
+            if isinstance(c, dict) and isinstance(c.get("function"), dict) and "id" in c
+        ],
+        "tool_call_id": responses[0].get("tool_call_id")
+        if responses and isinstance(responses[0], dict)
+        else None,
+    }
+
+
+def compact_message(message: ChatMessage) -> dict[str, Any]:
+    """A message as a step document stores it: the raw reply once, the fields derived from it left out when
+    deriving them gives the same values (kept otherwise, so nothing is ever lost)."""
+    full = message.model_dump(mode="python")
+    try:
+        derived = _derived(message.raw)
+    except (KeyError, TypeError, AttributeError):
+        return full
+    for name, value in derived.items():
+        if full[name] == value:
+            del full[name]
+    return full
+
+
+def message_from_compact(stored: Mapping[str, Any]) -> ChatMessage:
+    fields = dict(stored)
+    missing = {"content", "tool_calls", "tool_call_id"} - fields.keys()
+    if missing:
+        derived = _derived(fields.get("raw"))
+        fields.update({name: derived[name] for name in missing})
+    if isinstance(fields.get("created_at"), datetime):
+        fields["created_at"] = aware(fields["created_at"])
+    return ChatMessage.model_validate(fields)
+
+
+def event_from_stored(body: Mapping[str, Any]) -> Event:
+    fields = dict(body)
+    if isinstance(fields.get("ts"), datetime):
+        fields["ts"] = aware(fields["ts"])
+    return parse_event(fields)
+
+
 def message_from_document(doc: Mapping[str, Any]) -> ChatMessage:
     message = dict(doc["message"])
     if isinstance(message.get("created_at"), datetime):
@@ -121,14 +190,15 @@ def message_from_document(doc: Mapping[str, Any]) -> ChatMessage:
 
 
 def event_from_document(doc: Mapping[str, Any]) -> Event:
-    body = dict(doc["event"])
-    if isinstance(body.get("ts"), datetime):
-        body["ts"] = aware(body["ts"])
-    return parse_event(body)
+    return event_from_stored(doc["event"])
 
 
 def input_from_document(doc: Mapping[str, Any]) -> UserInput:
-    body = dict(doc["input"])
-    if isinstance(body.get("created_at"), datetime):
-        body["created_at"] = aware(body["created_at"])
-    return UserInput.model_validate(body)
+    return input_from_stored(doc["input"])
+
+
+def input_from_stored(body: Mapping[str, Any]) -> UserInput:
+    fields = dict(body)
+    if isinstance(fields.get("created_at"), datetime):
+        fields["created_at"] = aware(fields["created_at"])
+    return UserInput.model_validate(fields)

@@ -93,6 +93,8 @@ class IndexesMixin(StoreBase):
         self._ensure_ttl(self.events, "created_at", s.event_retention_seconds)
         self._ensure_ttl(self.sessions, "updated_at", s.session_retention_seconds)
         self._ensure_ttl(self.messages, "created_at", s.session_retention_seconds)
+        # Store schema 2: a step's messages and events live (and expire) together, with the session.
+        self._ensure_ttl(self.steps, "created_at", s.session_retention_seconds)
 
     def _index_fingerprint(self) -> str:
         s = self.settings

@@ -22,9 +22,12 @@ class RecoveryMixin(StoreBase):
         """The session without its transcript: its lease, outbox, alarm, and how many inputs are pending."""
         doc = self._session_doc(tenant, session_id)  # type: ignore[attr-defined]
         lease = doc.get("lease") or {}
-        pending = self.inputs.count_documents(
-            {**tenant_filter(tenant), "session_id": session_id, "status": "in_progress"}
-        )
+        if "pending" in doc:
+            pending = len(doc["pending"])
+        else:  # store schema 1: the records are the pending list
+            pending = self.inputs.count_documents(
+                {**tenant_filter(tenant), "session_id": session_id, "status": "in_progress"}
+            )
         return SessionHeader(
             state=state_from_document(doc),
             version=doc.get("version", 0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from runtime_core.events import Event
@@ -17,9 +17,8 @@ from runtime_core.session import (
 )
 from runtime_core.store.mongo.base import StoreBase
 from runtime_core.store.mongo.documents import (
+    STORE_SCHEMA,
     aware,
-    event_from_document,
-    message_from_document,
     state_from_document,
     tenant_filter,
 )
@@ -47,6 +46,12 @@ class SessionsMixin(StoreBase):
             input_seq=0,
             cancel_requested=False,
             start_hash=start_hash,
+            store_schema=STORE_SCHEMA,
+            step_count=0,
+            legacy_messages=0,
+            legacy_events=0,
+            pending=[],
+            refused_inputs=[],
             outbox=None,
             due_at=self.now() + timedelta(seconds=self.settings.recovery_grace_seconds),
         )
@@ -93,25 +98,16 @@ class SessionsMixin(StoreBase):
             raise SessionNotFound(session_id)
 
     # ------------------------------------------------------------------ replay and history
+    # The header first (it says which step documents count, and proves the session is the tenant's), then the
+    # steps: two reads whatever the history length.
+    _HEADER_FIELDS = {"step_count": 1, "legacy_messages": 1, "legacy_events": 1, "store_schema": 1}
+
     def events_after(self, tenant: Tenant, session_id: str, after_seq: int, limit: int = 500) -> list[Event]:
-        docs = list(
-            self.events.find({**tenant_filter(tenant), "session_id": session_id, "seq": {"$gt": after_seq}})
-            .sort("seq", ASCENDING)
-            .limit(limit)
-        )
-        if not docs:
-            # Only an empty answer needs the extra read that tells "nothing new" from "no such session".
-            self._session_doc(tenant, session_id, {"_id": 1})
-        return [event_from_document(d) for d in docs]
+        doc = self._session_doc(tenant, session_id, {**self._HEADER_FIELDS, "last_event_seq": 1})
+        return self.events_in(tenant, doc, after_seq, limit)  # type: ignore[attr-defined, no-any-return]
 
     def history(
         self, tenant: Tenant, session_id: str, *, after_seq: int = -1, limit: int = 1000
     ) -> list[ChatMessage]:
-        docs = list(
-            self.messages.find({**tenant_filter(tenant), "session_id": session_id, "seq": {"$gt": after_seq}})
-            .sort("seq", ASCENDING)
-            .limit(limit)
-        )
-        if not docs:
-            self._session_doc(tenant, session_id, {"_id": 1})
-        return [message_from_document(d) for d in docs]
+        doc = self._session_doc(tenant, session_id, {**self._HEADER_FIELDS, "message_count": 1})
+        return self.messages_in(tenant, doc, after_seq, limit)  # type: ignore[attr-defined, no-any-return]

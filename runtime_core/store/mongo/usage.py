@@ -56,15 +56,14 @@ class UsageMixin(StoreBase):
             result = self.usage.replace_one({"_id": key, "status": {"$ne": "done"}}, doc, upsert=True)
         except DuplicateKeyError:
             return False  # the row is done already: this call was written before
-        if result.matched_count == 0 and result.upserted_id is None:
-            return False
-        self._roll_up(tenant, [record])
-        return True
+        # The daily rollup is not written here: the worker adds a step's calls once, after its posts, out of
+        # the client's way (``roll_up``).
+        return not (result.matched_count == 0 and result.upserted_id is None)
 
-    def _roll_up(self, tenant: Tenant, usage: list[UsageRecord]) -> None:
-        """Per-app daily rollups, after the transaction: one hot document per app and day would make every
-        concurrent commit of that app conflict. The ``usage`` ledger (in the transaction) stays the source of
-        truth; a crash between the two leaves a rollup short, rebuildable from the ledger."""
+    def roll_up(self, tenant: Tenant, usage: list[UsageRecord]) -> None:
+        """Per-app daily rollups of some model calls, after their step is done: one hot document per app and
+        day, so never inside a step's critical path. The ``usage`` ledger stays the source of truth; a crash
+        before this leaves a rollup short, rebuildable from the ledger."""
         if not usage:
             return
         totals: dict[tuple[str, str | None], dict[str, float]] = {}
