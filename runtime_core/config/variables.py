@@ -49,7 +49,7 @@ _DECLARED = [
         required=True,
         secret=True,
         unset="required (directly, or as MONGODB_URI_ARN)",
-        doc="MongoDB connection URI (replica set or Atlas: commits are transactions).",
+        doc="MongoDB connection URI (Atlas, a replica set, or a standalone mongod).",
     ),
     Variable(name="MOZAIKS_DB_NAME", group=Group.store, unset="mozaiks", doc="MongoDB database name."),
     Variable(
