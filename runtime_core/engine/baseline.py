@@ -1,6 +1,6 @@
 """The reference the engine must match: the same workflow run uninterrupted by AG2's own ``run_chat`` loop.
 
-Built from the same agents and pattern as a step (``engine.group.build_pattern``), started with
+Built from the same agents and pattern as a step (``engine.blueprint.build_pattern``), started with
 ``initiate_group_chat`` and fed human input from a queue. The resume tests compare the model requests of a
 stepped run with this one byte for byte; ``bench/step.py`` times a round of it against ``run_step``.
 Engine-only features (termination keywords, ``evaluate: after_reply`` handoffs, UI tools, max_turns) do not
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime_core.engine.blueprint import Blueprint, build_pattern
 from runtime_core.engine.compiler import compile_workflow
-from runtime_core.engine.group import Blueprint, build_pattern
 from runtime_core.engine.humanio import HumanInputNeeded
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.llm.meter import CallMeter
@@ -43,7 +43,7 @@ def blueprint(workflow: Workflow, model: ModelProvider, meter: CallMeter) -> Blu
     compiled = compile_workflow(workflow)
     state = new_session(workflow, "baseline")
     state.context_variables = compiled.initial_context()
-    return build_pattern(compiled, state, model, meter, ToolRun())
+    return build_pattern(compiled, state, model, meter.http_client, ToolRun())
 
 
 def run_uninterrupted(

@@ -2,7 +2,8 @@
 
 What can be shared between sessions is compiled once: system messages, each agent's resolved model settings,
 loaded tool functions and structured-output models. Agents themselves hold conversation state (histories,
-counters, the context), so ``engine.group`` builds them fresh for every step from this.
+counters, the context): ``engine.group`` builds them from this, and ``engine.warm`` keeps built ones under
+the same hash, reset at the start of every step.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""A fresh AG2 group chat for one step, rebuilt from the session state.
+"""A step's AG2 group chat: built from the compiled workflow, reset at the start of each step, replayed.
 
 How a step resumes exactly (the trick, proven by a prototype on ag2 0.14; see also ``engine.step``):
 
-1. Agents, handoffs and the pattern are built fresh from the compiled workflow; nothing mutable is shared
-   between sessions or steps.
+1. Agents, handoffs and the pattern are built from the compiled workflow (``engine.blueprint``). A warm
+   process keeps built groups and reuses them (``engine.warm``); ``Group.begin`` then empties everything a
+   step changes, so a reused group starts each step exactly as a fresh one: nothing of another session or
+   step survives in it.
 2. ``pattern.prepare_group_chat(max_rounds=..., messages=[first_message])`` gets only the first message, so
    the pattern creates the same participants (and, without a user agent, the same temporary ``_User``) as
-   the original run did.
-3. ``replay`` pushes every persisted raw reply, in order, through the path ``GroupChatManager.run_chat`` uses:
-   the speaker sends it to the manager, the manager appends it to ``groupchat.messages`` and forwards it to
-   every other agent. Every agent's private history is then byte for byte what it was (AG2's own
+   the original run did. (Only the first message's shape matters here, never its text: see ``warm``.)
+3. ``commit`` pushes every persisted raw reply, in order, through the path ``GroupChatManager.run_chat``
+   uses: the speaker sends it to the manager, the manager appends it to ``groupchat.messages`` and forwards
+   it to every other agent. Every agent's private history is then byte for byte what it was (AG2's own
    ``resume()`` is lossy: it feeds back the group form with ``name`` added and ``None`` turned into "None").
 4. Hidden state is restored from ``state.engine``: each agent's ``_consecutive_auto_reply_counter``. The
    pattern's transition function hides a ``use_initial_agent`` flag in a closure (True again in a fresh
@@ -20,76 +22,60 @@ How a step resumes exactly (the trick, proven by a prototype on ag2 0.14; see al
 from __future__ import annotations
 
 import copy
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from autogen import ConversableAgent, LLMConfig
+from autogen import ConversableAgent
 from autogen.agentchat.agent import Agent
-from autogen.agentchat.group import (
-    AgentTarget,
-    ContextExpression,
-    ContextVariables,
-    ExpressionContextCondition,
-    OnCondition,
-    OnContextCondition,
-    RevertToUserTarget,
-    StringLLMCondition,
-    TerminateTarget,
-)
+from autogen.agentchat.group import ContextVariables
 from autogen.agentchat.group.group_tool_executor import GroupToolExecutor
 from autogen.agentchat.group.group_utils import determine_next_agent
-from autogen.agentchat.group.patterns import AutoPattern, DefaultPattern, RoundRobinPattern
-from autogen.agentchat.group.speaker_selection_result import SpeakerSelectionResult
-from autogen.agentchat.group.targets.transition_target import RandomAgentTarget, TransitionTarget
+from autogen.agentchat.group.targets.transition_target import TransitionTarget
 from autogen.agentchat.groupchat import GroupChat, GroupChatManager
 
-from runtime_core.engine.compiler import CompiledAgent, CompiledWorkflow, ResolvedLLM
-from runtime_core.engine.toolbox import ToolRun
-from runtime_core.llm.meter import AGENT_HEADER, PURPOSE_HEADER, CallMeter
-from runtime_core.llm.provider import ModelProvider
-from runtime_core.session import USER_SPEAKER, SessionState
-from runtime_core.workflow.spec import (
-    TERMINATE_TARGET,
-    USER_TARGET,
-    ConditionType,
-    Evaluation,
-    OrchestrationStrategy,
+from runtime_core.engine.blueprint import (
+    AfterReplyCondition,
+    SeededRandomTarget,
+    build_pattern,
+    random_seed,
 )
-
-SELECTOR_NAME = "speaker_selection"
-
-
-class SeededRandomTarget(RandomAgentTarget):
-    """AG2's random after-work drawing from an RNG seeded by session and turn: a resumed step repeats it."""
-
-    seed: str = ""
-
-    def resolve(
-        self, groupchat: GroupChat, current_agent: ConversableAgent, user_agent: ConversableAgent | None
-    ) -> SpeakerSelectionResult:
-        candidates = [name for name in self.agent_names if name != current_agent.name]
-        self.nominated_name = random.Random(self.seed).choice(candidates)
-        return SpeakerSelectionResult(agent_name=self.nominated_name)
+from runtime_core.engine.compiler import CompiledWorkflow
+from runtime_core.engine.history import detach
+from runtime_core.engine.toolbox import ToolRun
+from runtime_core.llm.meter import CallMeter, MeteredClient
+from runtime_core.llm.provider import DEFAULT_TIMEOUT, ModelProvider
+from runtime_core.session import SessionState
 
 
-class RoundRobinWithOverrides(RoundRobinPattern):
-    """AG2's round robin, except that an after-work set in handoffs.yaml (say, Editor -> terminate) wins."""
+@dataclass(frozen=True)
+class Built:
+    """What AG2 replaces (not mutates) during a step, as the build left it: an agent with LLM handoffs gets
+    its tool list and OpenAI client rebuilt before every reply (``update_conditional_functions``), and the
+    group chat's speaker selection is the engine's closure after a selection."""
 
-    def _generate_handoffs(self, initial_agent: Any, agents: list[Any], user_agent: Any) -> None:
-        kept = {a.name: list(a.handoffs.after_works) for a in agents if a.handoffs.after_works}
-        super()._generate_handoffs(initial_agent=initial_agent, agents=agents, user_agent=user_agent)
+    clients: dict[str, Any]
+    config_tools: dict[str, list[Any]]
+    tools: dict[str, list[Any]]
+    speaker_selection: Any
+
+    @classmethod
+    def of(cls, agents: list[ConversableAgent], groupchat: GroupChat) -> Built:
+        with_llm = [a for a in agents if a.llm_config]
+        return cls(
+            clients={a.name: a.client for a in with_llm},
+            config_tools={a.name: list(a.llm_config["tools"]) for a in with_llm if "tools" in a.llm_config},
+            tools={a.name: list(a._tools) for a in agents},
+            speaker_selection=groupchat.speaker_selection_method,
+        )
+
+    def restore(self, agents: list[ConversableAgent], groupchat: GroupChat) -> None:
         for agent in agents:
-            if agent.name in kept:
-                agent.handoffs.after_works = kept[agent.name]
-
-
-@dataclass
-class AfterReplyCondition:
-    expression: ContextExpression
-    target: TransitionTarget
-    to: str
-    text: str
+            if agent.name in self.config_tools:
+                agent.llm_config["tools"] = list(self.config_tools[agent.name])
+            if agent.name in self.clients:
+                agent.client = self.clients[agent.name]
+            agent._tools = list(self.tools[agent.name])
+        groupchat.speaker_selection_method = self.speaker_selection
 
 
 @dataclass
@@ -104,9 +90,63 @@ class Group:
     initial_agent: ConversableAgent
     group_after_work: TransitionTarget
     tool_run: ToolRun
+    # The client under every agent's OpenAI client: bound to the step's meter by ``begin``.
+    http_client: MeteredClient
+    built: Built
     after_reply: dict[str, list[AfterReplyCondition]] = field(default_factory=dict)
     group_agent_names: list[str] = field(default_factory=list)
+    random_targets: list[SeededRandomTarget] = field(default_factory=list)
 
+    # ---- one step on this group -------------------------------------------------------------------------
+    def begin(self, state: SessionState, meter: CallMeter) -> None:
+        """Start a step: every piece of state a step changes goes back to what a fresh build has, then the
+        session's context, the random draw's seed and the step's meter go in.
+
+        ``tests/engine/test_engine_warm.py`` compares every attribute of a reset group with a fresh one.
+        """
+        self._empty()
+        self.context.data = copy.deepcopy(state.context_variables)
+        for target in self.random_targets:
+            target.reseed(random_seed(state))
+        self.tool_run.reset(state.session_id)
+        self.http_client.bind(meter)
+
+    def end(self, *, scrub: bool) -> None:
+        """The step is over: its meter is no longer reachable from the agents. ``scrub`` (a group going back
+        to the pool) also empties it now, so an idle group holds nothing of the session it served: no
+        transcript copies pinned in memory, no data of one tenant waiting for the next step."""
+        self.http_client.release()
+        if scrub:
+            self._empty()
+            self.context.data = {}
+            self.tool_run.reset("")
+
+    def _empty(self) -> None:
+        """Agents keep private histories, reply counters and flags, clients keep usage and response metadata,
+        the group chat its messages, the tool executor a pending handoff target and a tool call's
+        originator; what AG2 replaced during a step goes back to what the build made (``Built``). The
+        context object is kept (the executor's tool copies are bound to it): its data is replaced."""
+        participants = self.participants()
+        self.built.restore(participants, self.groupchat)
+        for agent in participants:
+            agent._oai_messages.clear()
+            agent._consecutive_auto_reply_counter.clear()
+            agent._max_consecutive_auto_reply_dict.clear()
+            agent.reply_at_receive.clear()
+            agent._human_input.clear()
+            client = agent.client
+            if client is not None:
+                client.clear_usage_summary()
+                client._response_metadata.clear()
+                client._response_buffer.clear()
+        self.groupchat.messages.clear()
+        self.executor.clear_next_target()
+        self.executor.clear_tool_call_originator()
+
+    def participants(self) -> list[ConversableAgent]:
+        return [*self.groupchat.agents, self.manager]
+
+    # ---- the chat ----------------------------------------------------------------------------------------
     def participant(self, name: str) -> Agent:
         if name == self.manager.name:
             return self.manager
@@ -117,7 +157,7 @@ class Group:
 
     def commit(self, speaker: Agent, raw: Any) -> dict[str, Any]:
         """One turn through run_chat's path: speaker -> manager, which appends it and forwards it to all."""
-        speaker.send(copy.deepcopy(raw), self.manager, request_reply=False, silent=True)
+        speaker.send(detach(raw), self.manager, request_reply=False, silent=True)
         message = self.manager.last_message(speaker)
         self.groupchat.append(message, speaker)
         for agent in self.groupchat.agents:
@@ -149,7 +189,7 @@ class Group:
     def counters(self) -> dict[str, dict[str, int]]:
         """Every participant's consecutive-auto-reply counters, by name (AG2 keys them by agent object)."""
         out: dict[str, dict[str, int]] = {}
-        for agent in [*self.groupchat.agents, self.manager]:
+        for agent in self.participants():
             counts = {peer.name: n for peer, n in agent._consecutive_auto_reply_counter.items() if n}
             if counts:
                 out[agent.name] = counts
@@ -162,113 +202,16 @@ class Group:
                 agent._consecutive_auto_reply_counter[self.participant(peer)] = n
 
 
-def llm_config(
-    llm: ResolvedLLM,
-    provider: ModelProvider,
-    meter: CallMeter,
-    agent: str,
-    purpose: str,
-    response_format: Any = None,
-) -> LLMConfig:
-    entry: dict[str, Any] = {
-        "api_type": "openai",
-        "model": llm.model,
-        **provider.client_options(llm.api_key_env, llm.base_url, llm.timeout),
-        "http_client": meter.http_client,
-        "default_headers": {AGENT_HEADER: agent, PURPOSE_HEADER: purpose},
-    }
-    if llm.temperature is not None:
-        entry["temperature"] = llm.temperature
-    if llm.max_tokens is not None:
-        entry["max_tokens"] = llm.max_tokens
-    if response_format is not None:
-        entry["response_format"] = response_format
-    # cache_seed=None: AG2's disk cache would write ./.cache (read-only on Lambda) and replay stale answers.
-    return LLMConfig(entry, cache_seed=None)
-
-
-@dataclass
-class Blueprint:
-    """The agents and the AG2 pattern of one step, before the group chat is prepared."""
-
-    pattern: Any
-    agents: dict[str, ConversableAgent]
-    user: ConversableAgent | None
-    context: ContextVariables
-    initial_agent: ConversableAgent
-    after_reply: dict[str, list[AfterReplyCondition]]
-
-    def max_rounds(self, compiled: CompiledWorkflow) -> int:
-        # run_chat's round limit never binds here: the engine enforces max_turns itself.
-        return compiled.workflow.orchestrator.max_turns * 4 + 10
-
-
-def build_pattern(
-    compiled: CompiledWorkflow,
-    state: SessionState,
-    provider: ModelProvider,
-    meter: CallMeter,
-    tool_run: ToolRun,
-) -> Blueprint:
-    orchestrator = compiled.workflow.orchestrator
-    strategy = compiled.strategy
-    context = ContextVariables(data=copy.deepcopy(state.context_variables))
-    agents = {spec.name: _agent(spec, compiled, provider, meter, tool_run) for spec in compiled.agents}
-    needs_user = strategy == OrchestrationStrategy.handoff_based or orchestrator.human_in_the_loop
-    user = (
-        ConversableAgent(
-            name=USER_SPEAKER,
-            human_input_mode="ALWAYS",
-            llm_config=False,
-            code_execution_config=False,
-            description="The human user.",
-        )
-        if needs_user
-        else None
-    )
-    after_reply = _handoffs(compiled, agents)
-    initial = agents[orchestrator.initial_agent or compiled.agents[0].name]
-    agent_list = list(agents.values())
-    group_after_work: TransitionTarget = (
-        RevertToUserTarget() if user is not None and orchestrator.human_in_the_loop else TerminateTarget()
-    )
-    manager_args: dict[str, Any] = {"llm_config": False}
-    common: dict[str, Any] = {
-        "initial_agent": initial,
-        "agents": agent_list,
-        "user_agent": user,
-        "context_variables": context,
-    }
-    if strategy == OrchestrationStrategy.auto:
-        manager_args["llm_config"] = llm_config(
-            compiled.manager_llm, provider, meter, SELECTOR_NAME, "speaker_selection"
-        )
-        pattern: Any = AutoPattern(**common, group_manager_args=manager_args)
-    elif strategy == OrchestrationStrategy.round_robin:
-        pattern = RoundRobinWithOverrides(
-            **common, group_manager_args=manager_args, group_after_work=group_after_work
-        )
-    else:
-        if strategy == OrchestrationStrategy.random:
-            pool: list[ConversableAgent] = agent_list + ([user] if user is not None else [])
-            for agent in pool:
-                others = [a for a in pool if a is not agent]
-                agent.handoffs.set_after_work(
-                    SeededRandomTarget(agents=others, seed=f"{state.session_id}:{state.turn}")
-                )
-        pattern = DefaultPattern(**common, group_manager_args=manager_args, group_after_work=group_after_work)
-    return Blueprint(pattern, agents, user, context, initial, after_reply)
-
-
 def build_group(
     compiled: CompiledWorkflow,
     state: SessionState,
     provider: ModelProvider,
-    meter: CallMeter,
     first_message: dict[str, Any],
-    tool_run: ToolRun,
 ) -> Group:
-    blueprint = build_pattern(compiled, state, provider, meter, tool_run)
+    """A new group for ``compiled``; ``begin`` it before a step uses it."""
+    tool_run = ToolRun(session_id=state.session_id)
+    http_client = MeteredClient(DEFAULT_TIMEOUT)
+    blueprint = build_pattern(compiled, state, provider, http_client, tool_run)
     (
         _,
         _,
@@ -288,6 +231,7 @@ def build_group(
     )
     # Tool functions learn which call they execute (for their idempotency key) through the executor.
     tool_run.attach(executor)
+    participants = [*groupchat.agents, manager]
     return Group(
         compiled=compiled,
         agents=blueprint.agents,
@@ -299,82 +243,9 @@ def build_group(
         initial_agent=blueprint.initial_agent,
         group_after_work=resolved_after_work,
         tool_run=tool_run,
+        http_client=http_client,
+        built=Built.of(participants, groupchat),
         after_reply=blueprint.after_reply,
         group_agent_names=group_agent_names,
+        random_targets=blueprint.random_targets,
     )
-
-
-def _agent(
-    spec: CompiledAgent,
-    compiled: CompiledWorkflow,
-    provider: ModelProvider,
-    meter: CallMeter,
-    tool_run: ToolRun,
-) -> ConversableAgent:
-    purpose = "structured_output" if spec.output_model is not None else "reply"
-    kwargs: dict[str, Any] = {}
-    if spec.max_consecutive_auto_reply is not None:
-        kwargs["max_consecutive_auto_reply"] = spec.max_consecutive_auto_reply
-    agent = ConversableAgent(
-        name=spec.name,
-        system_message=spec.system_message,
-        description=spec.description,
-        llm_config=llm_config(spec.llm, provider, meter, spec.name, purpose, spec.output_model),
-        human_input_mode="NEVER",
-        code_execution_config=False,
-        **kwargs,
-    )
-    for tool_name in spec.tools:
-        loaded = compiled.tools[tool_name]
-        description = loaded.spec.description or (loaded.function.__doc__ or "").strip()
-        agent.register_for_llm(name=tool_name, description=description, silent_override=True)(
-            tool_run.wrap(loaded)
-        )
-    return agent
-
-
-def _target(to: str, agents: dict[str, ConversableAgent]) -> TransitionTarget:
-    if to == USER_TARGET:
-        return RevertToUserTarget()
-    if to == TERMINATE_TARGET:
-        return TerminateTarget()
-    return AgentTarget(agents[to])
-
-
-def _handoffs(
-    compiled: CompiledWorkflow, agents: dict[str, ConversableAgent]
-) -> dict[str, list[AfterReplyCondition]]:
-    after_reply: dict[str, list[AfterReplyCondition]] = {}
-    for h in compiled.workflow.handoffs:
-        agent = agents[h.from_agent]
-        target = _target(h.to_agent, agents)
-        kind = h.kind()
-        if kind == ConditionType.llm:
-            agent.handoffs.add_llm_condition(
-                OnCondition(target=target, condition=StringLLMCondition(prompt=h.condition or h.description))
-            )
-        elif kind == ConditionType.context and h.evaluate == Evaluation.after_reply:
-            after_reply.setdefault(h.from_agent, []).append(
-                AfterReplyCondition(
-                    ContextExpression(h.expression or "True"), target, h.to_agent, h.expression or ""
-                )
-            )
-        elif kind == ConditionType.context:
-            agent.handoffs.add_context_condition(
-                OnContextCondition(
-                    target=target,
-                    condition=ExpressionContextCondition(
-                        expression=ContextExpression(h.expression or "True")
-                    ),
-                )
-            )
-        elif h.expression:
-            agent.handoffs.add_after_work(
-                OnContextCondition(
-                    target=target,
-                    condition=ExpressionContextCondition(expression=ContextExpression(h.expression)),
-                )
-            )
-        else:
-            agent.handoffs.set_after_work(target)
-    return after_reply

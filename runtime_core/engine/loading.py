@@ -5,6 +5,7 @@ for it). In ``mozaiks serve`` several sessions' first steps start together on di
 imports AG2 and the workflows' tool modules (which import AG2 too): Python's per-module import locks then
 detect a deadlock between the threads and one of the imports fails. Importing everything the engine needs
 here, under one lock, before any workflow is compiled, makes the first steps wait for each other instead.
+The OpenAI client stack's fast paths (``llm.fastpath``) are installed here too, under the same lock.
 """
 
 from __future__ import annotations
@@ -37,4 +38,8 @@ def load_engine() -> None:
             return
         for name in ENGINE_MODULES:
             importlib.import_module(name)
+        # Done here, once, before any step builds a client (see runtime_core.llm.fastpath).
+        from runtime_core.llm import fastpath
+
+        fastpath.install()
         _loaded = True

@@ -25,6 +25,11 @@ Exact resume (see ``engine.group`` for the rebuild):
 - Human input goes through ``engine.humanio.StepIO``: never blocking, answered from this invocation.
 - Random selection draws from an RNG seeded by session id and turn.
 
+Speed (``engine.tuning``): a warm process reuses the agents an earlier step built (``engine.warm``, reset by
+``Group.begin``: a cache never changes a step's result), the step shares the append-only transcript instead
+of deep-copying it (``engine.history``), and model requests skip the OpenAI SDK's transform
+(``llm.fastpath``), byte for byte the same.
+
 Delivery guarantees: ``deadline`` bounds the step's model work (``llm.retry``); ``on_model_call`` receives
 each model call's ``UsageRecord`` as soon as its response arrives; tool functions see a stable idempotency
 key (``runtime_core.tools``). Everything runs on the calling thread; no AG2 background runner is used.
@@ -40,6 +45,7 @@ from pydantic import BaseModel, Field
 
 from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.failures import classify
+from runtime_core.engine.history import fork
 from runtime_core.engine.loading import load_engine
 from runtime_core.engine.report import Events, emit_usage
 from runtime_core.engine.turn import TOOLS_PENDING, Finished, Turn
@@ -105,7 +111,7 @@ def cancel_step(state: SessionState) -> StepResult:
         return StepResult(state=state)
     step = Events(state)
     step.emit(RunCompleted, status="cancelled", reason="cancelled by the user")
-    new_state = state.model_copy(deep=True)
+    new_state = fork(state)
     new_state.status = SessionStatus.cancelled
     new_state.pending_input = None
     new_state.next_speaker = None
@@ -168,20 +174,27 @@ class _Step(Turn):
         self.meter = CallMeter(
             transport, counts, timeout=DEFAULT_TIMEOUT, on_call=self._metered, on_start=self._starting
         )
+        # Whether the group may serve another step: only after a step that ended normally (engine.warm).
+        clean = False
         try:
-            with IOStream.set_default(self.io):
-                self._turn()
-        except Finished:
-            pass
-        except Exception as exc:
-            if self.sink_error is not None:
-                raise self.sink_error from None
-            return self._failed(exc)
+            try:
+                with IOStream.set_default(self.io):
+                    self._turn()
+            except Finished:
+                pass
+            except Exception as exc:
+                if self.sink_error is not None:
+                    raise self.sink_error from None
+                return self._failed(exc)
+            if self.sink_error is not None:  # swallowed on the way up: still the caller's failure
+                raise self.sink_error
+            result = self._result()  # reads the group's counters: before another step can lease it
+            clean = True
+            return result
         finally:
+            if self.lease is not None:
+                self.lease.release(keep=clean)
             self.meter.close()
-        if self.sink_error is not None:  # swallowed on the way up: still the caller's failure
-            raise self.sink_error
-        return self._result()
 
     def _starting(self, agent: str, purpose: str) -> None:
         """The meter's hook, just before a model call goes out: the caller notes it (the usage ledger)."""
@@ -268,7 +281,7 @@ class _Step(Turn):
     def _unchanged(self) -> tuple[SessionState, Events]:
         """The state a step that did not go through leaves: the one it started from, plus the run's start if
         this step made it (run_started keeps seq 1, and the retry does not start the run again)."""
-        state = self.original.model_copy(deep=True)
+        state = fork(self.original)
         events = Events(state)
         if self.start is not None:
             context, fields = self.start

@@ -1,13 +1,15 @@
-"""Tool functions: loaded once per workflow content, wrapped afresh for every step.
+"""Tool functions: loaded once per workflow content, wrapped once per built group.
 
 A workflow's ``tools/*.py`` are imported with importlib under a module name made from the workflow's content
 hash (``mozaiks_tools_<hash>_<stem>``), so two versions of a workflow in one warm process never collide and
 ``sys.path`` is never touched. The loaded functions are immutable and cached with the compiled workflow.
 
-Per step, each function is wrapped (``functools.wraps`` keeps the signature AG2 builds the tool schema from):
-the wrapper records whether the call raised (AG2 turns the exception into an ``Error: ...`` tool result; the
-engine adds ``is_error`` and an error event), and for UI tools it returns the client's answer instead of
-running the function (the function itself produced, one step earlier, the payload the client rendered).
+Each built group (``engine.group``; a warm process reuses it across steps) wraps each function once, around
+the group's ``ToolRun``, which ``reset`` empties at the start of every step (``functools.wraps`` keeps the
+signature AG2 builds the tool schema from). The wrapper records whether the call raised (AG2 turns the
+exception into an ``Error: ...`` tool result; the engine adds ``is_error`` and an error event), and for UI
+tools it returns the client's answer instead of running the function (the function itself produced, one step
+earlier, the payload the client rendered).
 
 While a tool function runs, ``runtime_core.tools.current_tool_call()`` returns the call it executes (session,
 tool, call id, and an idempotency key stable across retries): AG2 hands the call id only to the executor's
@@ -135,6 +137,14 @@ class ToolRun:
     caller_seq: int = 0
     # Set by the executor's execute_function for the duration of one call.
     call_id: str | None = None
+
+    def reset(self, session_id: str) -> None:
+        """A new step (the wrappers and the executor hook stay attached to this object)."""
+        self.session_id = session_id
+        self.executions = []
+        self.ui_answer = None
+        self.caller, self.caller_seq = "", 0
+        self.call_id = None
 
     def attach(self, executor: Any) -> None:
         """Have ``executor`` (AG2's group tool executor) report the id of each call it executes."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.failures import UIToolFailed
+from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
 from runtime_core.engine.report import Events, normalize, reply_events, tool_result_events
 from runtime_core.engine.toolbox import ToolRun, ui_payload
@@ -33,6 +34,7 @@ from runtime_core.workflow.spec import OrchestrationStrategy, StartupMode, Workf
 
 if TYPE_CHECKING:
     from runtime_core.engine.group import Group
+    from runtime_core.engine.warm import Lease
 
 DEFAULT_INITIAL_MESSAGE = "Begin."
 # state.engine key: the reply whose (non-UI) tool calls the next step executes.
@@ -50,17 +52,19 @@ class Turn:
         self, state: SessionState, workflow: Workflow, model: ModelProvider, user_input: UserInput | None
     ) -> None:
         self.original = state
-        self.state = state.model_copy(deep=True)
+        # The step's working copy; the messages on record are shared, never changed (engine.history).
+        self.state = fork(state)
         self.workflow = workflow
         self.model = model
         self.user_input = user_input
         self.out = Events(state)
         self.new_messages: list[ChatMessage] = []
         self.io = StepIO()
-        self.tool_run = ToolRun(session_id=state.session_id)
         self.compiled: CompiledWorkflow
         self.meter: CallMeter | None = None
         self.group: Group | None = None
+        # The group this step leased (engine.warm); ``engine.step`` gives it back when the step is over.
+        self.lease: Lease | None = None
         # The step's closing event (input_request / run_completed): emitted last, after the usage event.
         self.final: tuple[type[Any], dict[str, Any]] | None = None
         # Set once this step reported how the turn passes on, so selection does not report it again.
@@ -74,12 +78,19 @@ class Turn:
         assert self.group is not None
         return self.group
 
+    @property
+    def tool_run(self) -> ToolRun:
+        """This step's tool executions and UI answer (the group's, reset when the step began)."""
+        return self.chat.tool_run
+
     # ---- the turn ----------------------------------------------------------------------------------------
     def _turn(self) -> None:
-        from runtime_core.engine.group import build_group
+        from runtime_core.engine.warm import lease_group
 
+        assert self.meter is not None
         first = self._first_message()
-        self.group = build_group(self.compiled, self.state, self.model, self.meter, first, self.tool_run)
+        self.lease = lease_group(self.compiled, self.state, self.model, self.meter, first)
+        self.group = self.lease.group
         for message in self.state.messages:
             self.chat.commit(self.chat.participant(message.speaker), message.raw)
         self.chat.restore_counters(self.state.engine.get("counters", {}))
@@ -102,7 +113,7 @@ class Turn:
 
     def _first_message(self) -> dict[str, Any]:
         if self.state.messages:
-            return copy.deepcopy(self.state.messages[0].raw)
+            return detach(self.state.messages[0].raw)
         orchestrator = self.workflow.orchestrator
         if orchestrator.startup_mode == StartupMode.user_first:
             text = self.user_input.text if self.user_input else ""

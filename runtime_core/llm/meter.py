@@ -10,6 +10,10 @@ hook strips them (a real provider never sees them), stamps the call with the age
 successful calls the agent made before, persisted in the session so a fresh process continues the count),
 and keeps both in ``request.extensions`` for the transport and the response hook.
 
+The client AG2's OpenAI clients hold is a ``MeteredClient``: it lives as long as the agents do (a warm process
+keeps built agents across steps, see ``engine.warm``) and relays each call to the ``CallMeter`` of the step
+that currently uses it; the meter (transport, counts, hooks) is the step's own and dies with it.
+
 Each successful call is handed to ``on_call`` the moment its response arrives, before AG2 even parses it:
 the engine turns it into a ``UsageRecord`` for the caller's ledger, so a call that was paid for is on record
 even if the step fails right after. Retries happen below, in the transport (``llm.retry``): never metered.
@@ -42,7 +46,7 @@ class MeteredCall(BaseModel):
 
 
 class CallMeter:
-    """Builds the step's ``httpx.Client`` and records every model call made through it."""
+    """One step's model calls: the transport they go through, who made them, and what they cost."""
 
     def __init__(
         self,
@@ -52,19 +56,26 @@ class CallMeter:
         on_call: Callable[[MeteredCall], None] | None = None,
         on_start: Callable[[str, str], None] | None = None,
     ) -> None:
+        self.transport = transport
+        self.timeout = timeout
         self.call_counts = dict(call_counts)
         self.calls: list[MeteredCall] = []
         self.on_call = on_call
         # Called with (agent, purpose) just before a call goes out: a ledger can note the call before its
         # response exists, so a process killed while the provider answers still leaves the call on record.
         self.on_start = on_start
-        self.http_client = httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            event_hooks={"request": [self._on_request], "response": [self._on_response]},
-        )
+        self._own_client: MeteredClient | None = None
 
-    def _on_request(self, request: httpx.Request) -> None:
+    @property
+    def http_client(self) -> MeteredClient:
+        """A client bound to this meter for as long as it lives (AG2's reference loop and the bench use it;
+        a step binds the client of the agents it leases instead)."""
+        if self._own_client is None:
+            self._own_client = MeteredClient(self.timeout)
+            self._own_client.bind(self)
+        return self._own_client
+
+    def on_request(self, request: httpx.Request) -> None:
         agent = request.headers.pop(AGENT_HEADER, "unknown")
         purpose = request.headers.pop(PURPOSE_HEADER, "reply")
         # A retried request gets the same index: only a successful response advances the count.
@@ -76,7 +87,7 @@ class CallMeter:
         if self.on_start is not None:
             self.on_start(agent, purpose)
 
-    def _on_response(self, response: httpx.Response) -> None:
+    def on_response(self, response: httpx.Response) -> None:
         meta: dict[str, Any] = response.request.extensions.get(EXTENSION, {})
         if response.status_code != 200 or not meta:
             return
@@ -104,7 +115,60 @@ class CallMeter:
             self.on_call(metered)
 
     def close(self) -> None:
-        self.http_client.close()
+        if self._own_client is not None:
+            self._own_client.release()
+        self.transport.close()
+
+
+class MeteredClient(httpx.Client):
+    """The ``httpx.Client`` under AG2's OpenAI clients, relaying every call to the meter bound to it.
+
+    Built with the agents and kept with them: binding it to the next step's meter is all a reused agent needs
+    to send that step's calls through that step's transport, counts and hooks. A call while no meter is
+    bound (between steps) fails rather than going anywhere.
+    """
+
+    # ``llm.fastpath`` skips the OpenAI SDK's request transform only for clients that carry this mark.
+    skip_sdk_transform = True
+
+    def __init__(self, timeout: float) -> None:
+        self._meter: CallMeter | None = None
+        super().__init__(
+            transport=_Relay(self),
+            timeout=timeout,
+            event_hooks={"request": [self._on_request], "response": [self._on_response]},
+        )
+
+    @property
+    def meter(self) -> CallMeter:
+        if self._meter is None:
+            raise RuntimeError("a model call outside a step: no meter is bound to this client")
+        return self._meter
+
+    def bind(self, meter: CallMeter) -> None:
+        self._meter = meter
+
+    def release(self) -> None:
+        self._meter = None
+
+    def _on_request(self, request: httpx.Request) -> None:
+        self.meter.on_request(request)
+
+    def _on_response(self, response: httpx.Response) -> None:
+        self.meter.on_response(response)
+
+
+class _Relay(httpx.BaseTransport):
+    """The bound meter's transport, looked up per request; closing the client leaves the step's alone."""
+
+    def __init__(self, client: MeteredClient) -> None:
+        self._client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._client.meter.transport.handle_request(request)
+
+    def close(self) -> None:
+        return None
 
 
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> float:

@@ -1,7 +1,8 @@
 """Model providers: where a step's model calls go.
 
-Both providers drive AG2's own OpenAI client; they differ only in the HTTP transport under it, so the request
-a scripted run records is byte for byte the request a real model would receive.
+Both providers drive AG2's own OpenAI client (chat completions through ``llm.fastpath``'s thin call, the SDK's
+bytes without its per-request transform); they differ only in the HTTP transport under it, so the request a
+scripted run records is byte for byte the request a real model would receive.
 
 - ``OpenAIModel``: a real OpenAI (or OpenAI-compatible ``base_url``) endpoint. The key is read from the
   environment variable the workflow names (``llm_config.api_key_env``, default ``OPENAI_API_KEY``).

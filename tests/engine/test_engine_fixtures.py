@@ -2,7 +2,8 @@
 
 ``tests/fixtures/state/v1/<Workflow>.json`` is the SessionState (schema v1) of each example after its first
 steps, generated once (``python tests/engine/test_engine_fixtures.py``) and committed. Never regenerate them
-to make a test pass: a failure here means stored sessions would break.
+to make a test pass: a failure here means stored sessions would break. Each resumes in every
+``engine_mode`` (conftest): before the warm-container work, cold and warm.
 
 ``v1/tools_pending/`` holds states of a kind older engines never wrote: a reply recorded with its tool calls
 still to run (``state.engine["tools_pending"]``). The generator only writes fixtures that do not exist yet.
@@ -49,11 +50,13 @@ def _resume(path: Path, name: str) -> tuple[SessionState, StepResult]:
     return frozen, result
 
 
+@pytest.mark.usefixtures("engine_mode")
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_frozen_state_resumes_with_the_current_engine(name: str) -> None:
     _resume(FIXTURES / f"{name}.json", name)
 
 
+@pytest.mark.usefixtures("engine_mode")
 @pytest.mark.parametrize("name", sorted(TOOLS_PENDING_STEPS))
 def test_frozen_state_with_tools_pending_runs_them(name: str) -> None:
     frozen, result = _resume(TOOLS_PENDING_FIXTURES / f"{name}.json", name)

@@ -1,7 +1,9 @@
 """Exact resume: a run carried step to step through JSON, or through fresh processes, is the same run.
 
 The reference is also AG2 itself: a stepped run sends the model byte for byte the requests AG2's own
-uninterrupted ``run_chat`` loop sends.
+uninterrupted ``run_chat`` loop sends. Each test runs in every ``engine_mode`` (conftest): the engine as it
+was, every step building its agents (cold), and built agents reused across steps (warm). Fresh processes
+are cold by nature: compared with a warm in-process run, they prove warm == cold across processes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from engine_kit import agent, comparable, example, play, speakers, write_workflo
 import runtime_core.engine.driver as driver_module
 import runtime_core.engine.step as step_module
 import runtime_core.engine.turn as turn_module
+from runtime_core.engine import tuning
 from runtime_core.engine.baseline import run_uninterrupted
 from runtime_core.engine.driver import Carry, drive, scripted_inputs
+from runtime_core.engine.warm import POOL
 from runtime_core.llm.script import Script, load_script
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.session import SessionState, SessionStatus
@@ -24,15 +28,21 @@ from runtime_core.session import SessionState, SessionStatus
 EXAMPLE_NAMES = ["CustomerSupport", "ContentReview", "TripPlanner"]
 
 
-def _run(name: str, carry: Carry):
+def _run(name: str, carry: Carry, session_id: str = "local-session"):
     workflow, script_path = example(name)
     script = load_script(script_path)
     model = ScriptedModel(script)
     return drive(
-        workflow, model, scripted_inputs(list(script.user_inputs)), carry=carry, script_path=script_path
+        workflow,
+        model,
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        script_path=script_path,
+        session_id=session_id,
     )
 
 
+@pytest.mark.usefixtures("engine_mode")
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_json_round_trip_per_step_equals_uninterrupted(name: str) -> None:
     in_memory = _run(name, Carry.memory)
@@ -45,8 +55,13 @@ def test_json_round_trip_per_step_equals_uninterrupted(name: str) -> None:
 
 def test_fresh_process_per_step_equals_in_process() -> None:
     # TripPlanner covers a UI tool answered across steps, agent tools updating context and an after_reply
-    # context handoff: every step runs in a new Python process that sees only the JSON state.
-    in_memory = _run("TripPlanner", Carry.memory)
+    # context handoff: every step runs in a new Python process that sees only the JSON state (a cold step).
+    # The in-process run is warm: it reuses the agents another session's steps built and used before it.
+    with tuning.tuned(tuning.ALL_ON):
+        _run("TripPlanner", Carry.memory, session_id="another-session")
+        builds = POOL.builds
+        in_memory = _run("TripPlanner", Carry.memory)
+        assert POOL.builds == builds and POOL.reuses >= in_memory.steps - 1
     fresh = _run("TripPlanner", Carry.process)
 
     # open; Planner's reply (UI call); the UI answer run; Booker's reply (book_trip call); book_trip run;
@@ -64,6 +79,7 @@ def test_fresh_process_per_step_equals_in_process() -> None:
     assert fresh.state.context_variables["booking_reference"] == "TRIP-LIS-20260605"
 
 
+@pytest.mark.usefixtures("engine_mode")
 @pytest.mark.parametrize("name", ["CustomerSupport", "ContentReview"])
 def test_stepped_run_sends_the_requests_of_ag2_own_loop(name: str) -> None:
     stepped = _run(name, Carry.json)
@@ -84,6 +100,7 @@ def test_stepped_run_sends_the_requests_of_ag2_own_loop(name: str) -> None:
     assert [m.get("name") for m in history[1:]] == speakers(stepped)[1:]
 
 
+@pytest.mark.usefixtures("engine_mode")
 @pytest.mark.parametrize(("strategy", "human"), [("auto", False), ("round_robin", True)])
 def test_stepped_strategies_send_the_requests_of_ag2_own_loop(
     tmp_path: Path, strategy: str, human: bool
@@ -115,6 +132,7 @@ class Crash(BaseException):
     """A process dying mid-step: nothing the step did is stored."""
 
 
+@pytest.mark.usefixtures("engine_mode")
 @pytest.mark.parametrize("name", ["CustomerSupport", "TripPlanner"])
 def test_tool_steps_that_crash_and_are_retried_from_the_stored_state_give_the_same_run(
     name: str, monkeypatch: pytest.MonkeyPatch
