@@ -291,6 +291,29 @@ class Resolver:
         uri = self._properties(fid).get("CodeUri", self._globals().get("CodeUri", "."))
         return str(self.value(uri))
 
+    def setting(self, fid: str, name: str, default: Any = None) -> Any:
+        """A scalar or structured property of the function, resolved; the Globals' when it has none."""
+        properties, globals_ = self._properties(fid), self._globals()
+        node = properties[name] if name in properties else globals_.get(name, default)
+        value = self.value(node)
+        return default if value is NO_VALUE else value
+
+    def layer_ids(self, fid: str) -> list[str]:
+        """Logical ids of the function's layers, in the order Lambda stacks them: SAM puts the function's own
+        ``Layers`` after the Globals' (as its transform does; tests/deployment checks it on the transform)."""
+        layers: list[str] = []
+        for properties in (self._globals(), self._properties(fid)):
+            for item in properties.get("Layers") or []:
+                if not (isinstance(item, dict) and set(item) == {"Ref"} and item["Ref"] in self.resources):
+                    raise TemplateError(f"{fid}: only a !Ref to a layer of the template is modelled: {item}")
+                layers.append(str(item["Ref"]))
+        return layers
+
+    def snapstart(self, fid: str) -> bool:
+        """Whether Lambda takes a snapshot of the function's published versions."""
+        setting = self.setting(fid, "SnapStart", {})
+        return isinstance(setting, dict) and setting.get("ApplyOn") == "PublishedVersions"
+
     def _variables(self, fid: str) -> dict[str, Any]:
         """The function's environment as written, Globals first: SAM merges maps, the function's keys win."""
         merged: dict[str, Any] = {}

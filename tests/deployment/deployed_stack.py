@@ -52,7 +52,8 @@ def ensure_build() -> Artifacts:
     artifacts = Artifacts()
     stamp_file = BUILD / "STAMP"
     current = stamp_file.read_text().strip() if stamp_file.is_file() else ""
-    ready = all(p.is_dir() for p in (artifacts.build, artifacts.layer, artifacts.runtime_sdk))
+    ready = all(p.is_dir() for p in (artifacts.build, artifacts.host_layers, artifacts.runtime_sdk))
+    ready = ready and artifacts.transformed.is_file()
     if not ready or current != module.stamp(REPO):
         subprocess.run([str(REPO / ".ci" / "sam-check")], cwd=REPO, check=True)
     return artifacts
@@ -149,7 +150,8 @@ class Stack:
                 "StepDeadLetterQueue": self.queue_url.replace(".fifo", "-dlq.fifo"),
                 "WebSocketApi": WEBSOCKET_API,
                 "HttpApi": HTTP_API,
-                "DependenciesLayer": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps:1",
+                "BaseLayer": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:base:1",
+                "EngineLayer": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:engine:1",
             },
             attributes={
                 "StepQueue.Arn": self.queue_arn,
@@ -187,8 +189,13 @@ class Stack:
             **self.template["Resources"][function_id]["Properties"],
         }
         template_env = self.template_env(function_id) if env is None else env
+        snapstart = self.resolver.snapstart(function_id)
         full_env = lambda_environment(
-            function_id, template_env, int(properties.get("MemorySize", 512)), self.aws.endpoint
+            function_id,
+            template_env,
+            int(properties.get("MemorySize", 512)),
+            self.aws.endpoint,
+            snapstart=snapstart,
         )
         result = invoke(
             artifacts or self.artifacts,
@@ -196,6 +203,8 @@ class Stack:
             handler,
             full_env,
             event,
+            layers=self.resolver.layer_ids(function_id),
+            snapstart=snapstart,
             timeout=float(properties.get("Timeout", 3)),
             request_id=f"req-{len(self.invocations) + 1}",
         )

@@ -1,11 +1,17 @@
 """Run a built Lambda function the way Lambda runs it: one fresh Python process per invocation.
 
 The process sees only what a deployed function sees: the function's directory from ``sam build`` (the task
-root, also the working directory), the dependencies layer built for this machine (``/opt/python`` on Lambda)
-and the SDK the Lambda Python runtime provides (boto3/botocore), on top of the standard library. Not the
-repository, not the dev virtual environment (``python -I -S``: no site-packages, no PYTHONPATH, no current
-directory). Its environment is what template.yaml gives the function plus what the Lambda service sets, and
-AWS calls go to the test's moto server through ``AWS_ENDPOINT_URL``.
+root, also the working directory), the function's own layers built for this machine, in the template's order
+(merged into ``/opt/python`` on Lambda), and what the Lambda Python runtime provides: the SDK
+(boto3/botocore) and the SnapStart hooks library (``snapshot_restore_py``, a stand-in here), on top of the
+standard library. Not the repository, not the dev virtual environment (``python -I -S``: no site-packages, no
+PYTHONPATH, no current directory). Nothing is written next to the code (``-B``): Lambda's code directory is
+read-only, so modules the build did not compile are compiled again by every cold start, here too. Its
+environment is what template.yaml gives the function plus what the Lambda service sets, and AWS calls go to
+the test's moto server through ``AWS_ENDPOINT_URL``.
+
+A function with SnapStart goes through SnapStart's phases in the one process: init (the handler module's
+import), the before-snapshot hooks, the after-restore hooks, then the invocation; each is timed.
 
 The handler is imported by the template's ``Handler`` string, as the runtime does
 (``functions/connect.handler`` -> module ``functions.connect``, attribute ``handler``), and called with the
@@ -31,17 +37,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build" / "sam"
+HERE = Path(__file__).resolve().parent
 
 
 class Artifacts(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     build: Path = BUILD / "build"
-    layer: Path = BUILD / "host-layer" / "python"
+    # The layers built for this machine, one directory per layer resource (BaseLayer/python, ...).
+    host_layers: Path = BUILD / "host-layers"
     runtime_sdk: Path = BUILD / "lambda-runtime"
+    # Where the stand-in of the runtime's snapshot_restore_py lives (/var/runtime on Lambda).
+    runtime_hooks: Path = HERE / "lambda_runtime_hooks"
+    # The template after SAM's transform (.ci/sam-check): what CloudFormation would create.
+    transformed: Path = BUILD / "transformed.json"
 
     def task_root(self, function_id: str) -> Path:
         return self.build / function_id
+
+    def layer(self, layer_id: str) -> Path:
+        return self.host_layers / layer_id / "python"
 
 
 class AwsCall(BaseModel):
@@ -62,6 +77,11 @@ class Invocation(BaseModel):
     aws_calls: list[AwsCall] = Field(default_factory=list)
     outside_modules: list[str] = Field(default_factory=list)
     seconds: float = 0.0
+    # The phases, timed inside the process: init (importing the handler module), then for a SnapStart
+    # function the before-snapshot and after-restore hooks, then the handler.
+    phases: dict[str, float] = Field(default_factory=dict)
+    # Top-level packages already imported when the handler was called.
+    loaded_before_handler: list[str] = Field(default_factory=list)
 
     def ok(self) -> Any:
         if self.phase != "ok":
@@ -77,9 +97,10 @@ BOOTSTRAP = r'''
 import importlib, importlib.abc, importlib.machinery, json, os, sys, time, traceback
 
 spec = json.load(open(sys.argv[1]))
-sys.path[:0] = [spec["task_root"], spec["layer"], spec["runtime_sdk"]]
-allowed = tuple(os.path.realpath(p) for p in (spec["task_root"], spec["layer"], spec["runtime_sdk"]))
-stdlib = tuple(os.path.realpath(p) for p in sys.path[3:])
+paths = [spec["task_root"], *spec["layers"], spec["runtime_sdk"], spec["runtime_hooks"]]
+stdlib = tuple(os.path.realpath(p) for p in sys.path)
+sys.path[:0] = paths
+allowed = tuple(os.path.realpath(p) for p in paths)
 
 reads = []
 
@@ -146,15 +167,38 @@ class Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def timed(phase, call):
+    started = time.perf_counter()
+    try:
+        return call()
+    finally:
+        phases[phase] = time.perf_counter() - started
+
+
+def run_hooks(registered):
+    for func, args, kwargs in registered:
+        func(*args, **kwargs)
+
+
 report = {"phase": "ok", "result": None, "error": None}
+phases = {}
+loaded = []
 try:
     module_name, attribute = spec["handler"].rsplit(".", 1)
-    handler = getattr(importlib.import_module(module_name.replace("/", ".")), attribute)
+    module = timed("init", lambda: importlib.import_module(module_name.replace("/", ".")))
+    handler = getattr(module, attribute)
+    hooks = sys.modules.get("snapshot_restore_py")
+    if spec["snapstart"] and hooks is not None:
+        # What Lambda does when it publishes a version (before-snapshot hooks, last registered first) and
+        # when it resumes an environment from the snapshot (after-restore hooks, in registration order).
+        timed("before_snapshot", lambda: run_hooks(reversed(hooks.get_before_snapshot())))
+        timed("after_restore", lambda: run_hooks(hooks.get_after_restore()))
 except BaseException as exc:
     report.update(phase="init", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
 else:
+    loaded = sorted({name.split(".")[0] for name in sys.modules})
     try:
-        report["result"] = handler(spec["event"], Context(spec))
+        report["result"] = timed("handler", lambda: handler(spec["event"], Context(spec)))
     except BaseException as exc:
         report.update(phase="invoke", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
 
@@ -166,7 +210,13 @@ for name, module in list(sys.modules.items()):
     real = os.path.realpath(where)
     if not real.startswith(allowed + stdlib):
         outside.append(f"{name}: {real}")
-report.update(env_reads=sorted(set(reads)), aws_calls=calls, outside_modules=sorted(outside))
+report.update(
+    env_reads=sorted(set(reads)),
+    aws_calls=calls,
+    outside_modules=sorted(outside),
+    phases=phases,
+    loaded_before_handler=loaded,
+)
 sys.stdout.flush()
 with open(sys.argv[2], "w") as out:
     json.dump(report, out, default=str)
@@ -174,9 +224,10 @@ with open(sys.argv[2], "w") as out:
 
 
 def lambda_environment(
-    function_id: str, template_env: dict[str, str], memory: int, aws_endpoint: str
+    function_id: str, template_env: dict[str, str], memory: int, aws_endpoint: str, *, snapstart: bool = False
 ) -> dict[str, str]:
-    """What the Lambda service sets for a function, plus the template's variables and the moto redirection."""
+    """What the Lambda service sets for a function, plus the template's variables and the moto redirection.
+    A SnapStart function does not get the log group and stream names (one snapshot serves many streams)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "en_US.UTF-8",
@@ -195,6 +246,8 @@ def lambda_environment(
         # Every AWS call of the function goes to the moto server (boto3 honours it for every service).
         "AWS_ENDPOINT_URL": aws_endpoint,
     }
+    if snapstart:
+        del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
     env.update(template_env)
     return env
 
@@ -206,10 +259,14 @@ def invoke(
     env: dict[str, str],
     event: dict[str, Any],
     *,
+    layers: list[str],
+    snapstart: bool = False,
     timeout: float,
     request_id: str = "req-deployed",
 ) -> Invocation:
-    """One invocation in a fresh process (a cold start), as Lambda would run it."""
+    """One invocation in a fresh process (a cold start), as Lambda would run it: ``layers`` are the function's
+    layer resources in the template's order; ``snapstart`` runs the SnapStart hooks between init and the
+    invocation."""
     task_root = artifacts.task_root(function_id)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lambda-") as scratch:
@@ -218,8 +275,10 @@ def invoke(
             json.dumps(
                 {
                     "task_root": str(task_root),
-                    "layer": str(artifacts.layer),
+                    "layers": [str(artifacts.layer(layer)) for layer in layers],
                     "runtime_sdk": str(artifacts.runtime_sdk),
+                    "runtime_hooks": str(artifacts.runtime_hooks),
+                    "snapstart": snapstart,
                     "handler": handler,
                     "event": event,
                     "env": env,
@@ -230,7 +289,7 @@ def invoke(
         )
         env = {**env, "TMPDIR": scratch}
         completed = subprocess.run(
-            [lambda_python(), "-I", "-S", "-c", BOOTSTRAP, str(spec_path), str(result_path)],
+            [lambda_python(), "-I", "-S", "-B", "-c", BOOTSTRAP, str(spec_path), str(result_path)],
             cwd=task_root,
             env=env,
             capture_output=True,

@@ -148,6 +148,8 @@ def _check_resolved(resolver: Resolver, root: Path) -> list[str]:
         problems += _check_permissions(resolver, fid, role, environment)
         if role == Role.worker:
             problems += _check_timing(resolver, fid, environment)
+        problems += _check_snapstart(resolver, fid)
+        problems += _check_layers(resolver, fid)
     problems += [f"no function has the {role.value} role's handler" for role in Role if role not in roles]
     return problems
 
@@ -277,4 +279,67 @@ def _check_timing(resolver: Resolver, fid: str, environment: Mapping[str, str]) 
         problems.append(
             f"{fid}: StepQueue VisibilityTimeout {visibility} is shorter than the Timeout {timeout}"
         )
+    return problems
+
+
+# Lambda SnapStart's Python runtimes (python3.12 and later).
+_SNAPSTART_RUNTIME = re.compile(r"^python3\.(1[2-9]|[2-9][0-9])$")
+# SnapStart refuses ephemeral storage above 512 MB.
+_SNAPSTART_MAX_EPHEMERAL_MB = 512
+
+
+def _check_snapstart(resolver: Resolver, fid: str) -> list[str]:
+    """What SnapStart needs of the function, and what makes it pay: a snapshot is taken of published
+    versions only (so the events must invoke an alias), on python3.12+, without provisioned concurrency, EFS
+    or more than 512 MB of /tmp; every version kept keeps a cached snapshot, which is billed."""
+    if not resolver.snapstart(fid):
+        return []
+    problems = []
+    if not resolver.setting(fid, "AutoPublishAlias"):
+        problems.append(
+            f"{fid}: SnapStart without AutoPublishAlias: no version is published and its events invoke "
+            "$LATEST, which never starts from a snapshot"
+        )
+    runtime = str(resolver.setting(fid, "Runtime", ""))
+    if not _SNAPSTART_RUNTIME.match(runtime):
+        problems.append(f"{fid}: SnapStart needs python3.12 or later, not {runtime!r}")
+    if resolver.setting(fid, "ProvisionedConcurrencyConfig"):
+        problems.append(f"{fid}: SnapStart and provisioned concurrency cannot be combined")
+    if resolver.setting(fid, "FileSystemConfigs"):
+        problems.append(f"{fid}: SnapStart cannot be combined with an EFS file system")
+    storage = (resolver.setting(fid, "EphemeralStorage") or {}).get("Size", 512)
+    if int(storage) > _SNAPSTART_MAX_EPHEMERAL_MB:
+        problems.append(f"{fid}: SnapStart allows at most 512 MB of ephemeral storage, not {storage}")
+    if (
+        resolver.setting(fid, "AutoPublishAlias")
+        and resolver.setting(fid, "VersionDeletionPolicy") != "Delete"
+    ):
+        problems.append(
+            f"{fid}: each version a deploy replaces is retained with its cached snapshot, billed while it "
+            "exists: set VersionDeletionPolicy: Delete"
+        )
+    return problems
+
+
+def _check_layers(resolver: Resolver, fid: str) -> list[str]:
+    """Each layer declares the function's runtime and architecture (its wheels are built for one)."""
+    problems = []
+    runtime = resolver.setting(fid, "Runtime")
+    architectures = resolver.setting(fid, "Architectures", ["x86_64"])
+    for layer in resolver.layer_ids(fid):
+        resource = resolver.resources[layer]
+        if resource.get("Type") != "AWS::Serverless::LayerVersion":
+            problems.append(f"{fid}: layer {layer} is not an AWS::Serverless::LayerVersion")
+            continue
+        properties = resolver.value(resource.get("Properties") or {})
+        if runtime not in properties.get("CompatibleRuntimes", [runtime]):
+            problems.append(f"{fid}: layer {layer} is not built for {runtime}")
+        for architecture in architectures:
+            if architecture not in properties.get("CompatibleArchitectures", ["x86_64"]):
+                problems.append(f"{fid}: layer {layer} is not built for {architecture}")
+            build = (resource.get("Metadata") or {}).get("BuildArchitecture", "x86_64")
+            if build != architecture:
+                problems.append(
+                    f"{fid}: layer {layer} is built for {build} (BuildArchitecture), not {architecture}"
+                )
     return problems

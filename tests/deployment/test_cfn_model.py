@@ -251,3 +251,53 @@ def test_unknown_tags_are_refused(tmp_path: Path) -> None:
     path.write_text("Value: !Bogus x\n")
     with pytest.raises(TemplateError, match="unknown tag !Bogus"):
         load_template(path)
+
+
+LAYERED = r"""
+Parameters:
+  Snap:
+    Type: String
+    Default: PublishedVersions
+Globals:
+  Function:
+    Runtime: python3.13
+    MemorySize: 512
+    Layers: [!Ref Base]
+Resources:
+  Base:
+    Type: AWS::Serverless::LayerVersion
+  Engine:
+    Type: AWS::Serverless::LayerVersion
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: functions/plain.handler
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: functions/worker.handler
+      MemorySize: 1024
+      Layers: [!Ref Engine]
+      SnapStart:
+        ApplyOn: !Ref Snap
+  Odd:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: functions/odd.handler
+      Layers: ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]
+"""
+
+
+def test_layers_globals_first_settings_and_snapstart(tmp_path: Path) -> None:
+    path = tmp_path / "layered.yaml"
+    path.write_text(LAYERED)
+    template = load_template(path)
+    r = Resolver(template, {}, refs={"Base": "b", "Engine": "e"}, attributes={})
+    assert r.layer_ids("Plain") == ["Base"]
+    assert r.layer_ids("Worker") == ["Base", "Engine"]
+    with pytest.raises(TemplateError, match="only a !Ref to a layer of the template is modelled"):
+        r.layer_ids("Odd")
+    assert (r.setting("Plain", "MemorySize"), r.setting("Worker", "MemorySize")) == (512, 1024)
+    assert r.setting("Plain", "Timeout", 3) == 3
+    assert (r.snapstart("Plain"), r.snapstart("Worker")) == (False, True)
+    assert not Resolver(template, {"Snap": "None"}, refs={}, attributes={}).snapstart("Worker")

@@ -283,3 +283,59 @@ def test_a_visibility_timeout_shorter_than_the_worker_timeout(template: dict[str
         "WorkerFunction: StepQueue VisibilityTimeout 60 is shorter than the Timeout 300 "
         "(in every configuration)"
     ]
+
+
+# --- SnapStart and layers ---
+
+
+def test_snapstart_without_an_alias(template: dict[str, Any]) -> None:
+    del properties(template, "WorkerFunction")["AutoPublishAlias"]
+    assert check_template(template) == [
+        "WorkerFunction: SnapStart without AutoPublishAlias: no version is published and its events invoke "
+        "$LATEST, which never starts from a snapshot (in every configuration)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"Runtime": "python3.11"}, "SnapStart needs python3.12 or later, not 'python3.11'"),
+        (
+            {"EphemeralStorage": {"Size": 1024}},
+            "SnapStart allows at most 512 MB of ephemeral storage, not 1024",
+        ),
+        (
+            {"ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 1}},
+            "SnapStart and provisioned concurrency cannot be combined",
+        ),
+        (
+            {"FileSystemConfigs": [{"Arn": "arn:aws:elasticfilesystem:x", "LocalMountPath": "/mnt/x"}]},
+            "SnapStart cannot be combined with an EFS file system",
+        ),
+        (
+            {"VersionDeletionPolicy": "Retain"},
+            "each version a deploy replaces is retained with its cached snapshot, billed while it exists: "
+            "set VersionDeletionPolicy: Delete",
+        ),
+    ],
+)
+def test_what_snapstart_refuses_or_makes_costly(
+    template: dict[str, Any], changes: dict[str, Any], problem: str
+) -> None:
+    properties(template, "WorkerFunction").update(changes)
+    problems = check_template(template)
+    assert f"WorkerFunction: {problem} (in every configuration)" in problems, problems
+    assert all(p.startswith("WorkerFunction: ") for p in problems)
+
+
+def test_a_layer_built_for_another_architecture(template: dict[str, Any]) -> None:
+    template["Resources"]["EngineLayer"]["Metadata"]["BuildArchitecture"] = "x86_64"
+    assert check_template(template) == [
+        "WorkerFunction: layer EngineLayer is built for x86_64 (BuildArchitecture), not arm64 "
+        "(in every configuration)"
+    ]
+    template["Resources"]["EngineLayer"]["Metadata"]["BuildArchitecture"] = "arm64"
+    properties(template, "BaseLayer")["CompatibleRuntimes"] = ["python3.12"]
+    problems = check_template(template)
+    assert len(problems) == len(functions(template))
+    assert "ConnectFunction: layer BaseLayer is not built for python3.13 (in every configuration)" in problems
