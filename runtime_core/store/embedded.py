@@ -16,21 +16,21 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal
 
+from runtime_core.store.local_sqlite import sqlite_engine_class
 from runtime_core.store.mongo import MongoSessionStore, StoreSettings, connect
 
 DEFAULT_SQLITE_PATH = Path(".mozaiks") / "store.sqlite3"
 
 
 def _engine(kind: Literal["memory", "sqlite"], path: Path | None) -> Any:
-    # Imported here: mongoeco is a local-only dependency (the "local" extra), never needed on Lambda.
-    from mongoeco.core.identity import id_contains_numeric_value
-    from mongoeco.engines.memory import MemoryEngine
-    from mongoeco.engines.sqlite import SQLiteEngine
-
     if kind == "sqlite":
         target = path or DEFAULT_SQLITE_PATH
         target.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteEngine(str(target))
+        return sqlite_engine_class()(str(target))
+
+    # Imported here: mongoeco is a local-only dependency (the "local" extra), never needed on Lambda.
+    from mongoeco.core.identity import id_contains_numeric_value
+    from mongoeco.engines.memory import MemoryEngine
 
     class IdIndexedMemoryEngine(MemoryEngine):
         """mongoeco 4.11's wire server inserts one document at a time, which makes the memory engine scan the
@@ -47,13 +47,20 @@ def _engine(kind: Literal["memory", "sqlite"], path: Path | None) -> Any:
 
 
 class EmbeddedServer:
-    """A running mongoeco wire server; ``uri`` for pymongo, ``stop()`` to shut it down."""
+    """A running mongoeco wire server; ``uri`` for pymongo, ``stop()`` to shut it down. ``engine`` is its
+    storage engine (tests look at what it does)."""
 
     def __init__(
-        self, server: Any, uri: str, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+        self,
+        server: Any,
+        uri: str,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+        engine: Any = None,
     ) -> None:
         self._server = server
         self.uri = uri
+        self.engine = engine
         self._loop = loop
         self._thread = thread
 
@@ -78,12 +85,13 @@ def start_embedded(
 
     loop = asyncio.new_event_loop()
     started: Future[tuple[Any, str]] = Future()
+    storage = _engine(engine, path)
 
     def run() -> None:
         asyncio.set_event_loop(loop)
 
         async def start() -> tuple[Any, str]:
-            server = AsyncMongoEcoProxyServer(engine=_engine(engine, path), host=host, port=port)
+            server = AsyncMongoEcoProxyServer(engine=storage, host=host, port=port)
             address = await server.start()
             return server, address.uri
 
@@ -98,7 +106,7 @@ def start_embedded(
     thread = threading.Thread(target=run, name=f"mongoeco-{engine}", daemon=True)
     thread.start()
     server, uri = started.result(timeout=60)
-    return EmbeddedServer(server, uri, loop, thread)
+    return EmbeddedServer(server, uri, loop, thread, storage)
 
 
 def store_from_env(
