@@ -21,7 +21,6 @@ otherwise the result is the answer as JSON.
 """
 
 from __future__ import annotations
-import __future__
 
 import functools
 import importlib.util
@@ -29,6 +28,7 @@ import inspect
 import json
 import sys
 import threading
+import typing
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -53,6 +53,8 @@ class LoadedTool:
     function: Callable[..., Any]
     # UI tools only: turns the client's answer into the tool's result.
     result_function: Callable[..., Any] | None
+    # The function's signature with every annotation resolved to a real type (``resolved_signature``).
+    signature: inspect.Signature | None = None
 
     @property
     def is_ui(self) -> bool:
@@ -79,8 +81,36 @@ def load_tools(workflow: Workflow) -> dict[str, LoadedTool]:
         result_function = (
             getattr(module, f"{spec.function}_result", None) if spec.kind == ToolKind.ui else None
         )
-        tools[spec.name] = LoadedTool(spec=spec, function=function, result_function=result_function)
+        tools[spec.name] = LoadedTool(
+            spec=spec,
+            function=function,
+            result_function=result_function,
+            signature=resolved_signature(function, spec.file),
+        )
     return tools
+
+
+def resolved_signature(function: Callable[..., Any], file: str) -> inspect.Signature:
+    """``function``'s signature with its annotations evaluated in its own module.
+
+    Under ``from __future__ import annotations`` (PEP 563) every annotation is a string. AG2 evaluates
+    strings in the namespace of the callable it is given, which is the engine's wrapper, not the tool's
+    module, and builds a wrong schema or fails; so the engine resolves them here, once per loaded
+    workflow, and hands AG2 a wrapper carrying this signature.
+    """
+    try:
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception as exc:
+        name = getattr(function, "__name__", "?")
+        raise ToolLoadError(
+            f"{file}: function {name!r}: a type annotation cannot be resolved: {type(exc).__name__}: {exc}"
+        ) from exc
+    signature = inspect.signature(function)
+    parameters = [
+        p.replace(annotation=hints[p.name]) if p.name in hints else p for p in signature.parameters.values()
+    ]
+    returns = hints.get("return", signature.return_annotation)
+    return signature.replace(parameters=parameters, return_annotation=returns)
 
 
 # Two steps compiling the same workflow on two threads (the local server) must not both execute a tool
@@ -108,12 +138,6 @@ def _import_once(path: Path, content_hash: str) -> ModuleType:
     except Exception as exc:
         del sys.modules[name]
         raise ToolLoadError(f"importing tool module {path.name} failed: {exc}") from exc
-    if getattr(module, "annotations", None) is __future__.annotations:
-        # AG2 builds tool schemas from real annotation objects; postponed (string) annotations break them.
-        del sys.modules[name]
-        raise ToolLoadError(
-            f"tools/{path.name}: remove 'from __future__ import annotations' (AG2 needs real types)"
-        )
     return module
 
 
@@ -195,6 +219,12 @@ class ToolRun:
             faults.point("between_tools")
             return result
 
+        if tool.signature is not None:
+            # What AG2 builds the schema from (inspect stops unwrapping at ``__signature__``): real types.
+            run.__signature__ = tool.signature  # type: ignore[attr-defined]
+            annotations = {p.name: p.annotation for p in tool.signature.parameters.values()}
+            annotations["return"] = tool.signature.return_annotation
+            run.__annotations__ = {k: v for k, v in annotations.items() if v is not inspect.Parameter.empty}
         return run
 
     def _answer(self, tool: LoadedTool, context_variables: Any) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 TOOLS_DIR = "tools"
 # AG2 injects this parameter itself; it is not part of the tool's JSON schema.
 CONTEXT_PARAM = "context_variables"
+MAX_TOOL_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,6 @@ def check_tool_path(file: str) -> str | None:
         return f"tool file '{file}' must be inside the workflow's {TOOLS_DIR}/ folder, e.g. {suggestion}"
     if path.suffix != ".py":
         return f"tool file '{file}' must be a Python file ending in .py"
-    return None
-
-
-def _future_annotations(tree: ast.Module) -> int | None:
-    for node in tree.body:
-        is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
-        if is_future and any(alias.name == "annotations" for alias in node.names):
-            return node.lineno
     return None
 
 
@@ -90,25 +83,33 @@ def read_tool_source(root: Path, file: str) -> ToolSource:
         )
     if not resolved.is_file():
         return ToolSource(None, [SourceProblem(f"tool file '{file}' is not a file")])
+    if resolved.stat().st_size > MAX_TOOL_BYTES:
+        # Checked before reading: a huge file is refused without being read.
+        return ToolSource(
+            None, [SourceProblem(f"tool file '{file}' is larger than {MAX_TOOL_BYTES // 1_000_000} MB")]
+        )
     try:
         tree = ast.parse(resolved.read_bytes(), filename=file)
     except SyntaxError as exc:
         return ToolSource(None, [SourceProblem(f"Python syntax error: {exc.msg}", exc.lineno or 1)])
     except ValueError as exc:
         return ToolSource(None, [SourceProblem(f"cannot parse tool file: {exc}", 1)])
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on deep nesting (``1+1+...``, ``f()()...``, ``---1``) with these instead
+        # of a SyntaxError; a hostile file must still get an error, never a traceback.
+        return ToolSource(
+            None,
+            [
+                SourceProblem(
+                    f"tool file '{file}' is nested too deeply for Python's parser; simplify the code", 1
+                )
+            ],
+        )
     functions = {
         node.name: _function_info(node)
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
-    problems = []
-    future = _future_annotations(tree)
-    if future is not None:
-        problems.append(
-            SourceProblem(
-                "'from __future__ import annotations' breaks the JSON schema AG2 builds for tool parameters; "
-                "remove it",
-                future,
-            )
-        )
-    return ToolSource(functions, problems)
+    # ``from __future__ import annotations`` is fine: the engine resolves the annotations in the module's
+    # namespace before AG2 builds the tool schema (engine.toolbox).
+    return ToolSource(functions, [])
