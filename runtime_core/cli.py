@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from runtime_core import __version__
 
-COMMANDS = ("serve", "chat", "run", "validate", "schema")
+COMMANDS = ("serve", "chat", "run", "validate", "schema", "usage")
 
 
 def build_parser() -> argparse.ArgumentParser:

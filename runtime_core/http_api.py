@@ -1,22 +1,25 @@
-"""The HTTP API: health, workflows, and a tenant's sessions, transcripts and events (FastAPI behind Mangum).
+"""The HTTP API: health, workflows, and a tenant's sessions, transcripts, events and usage (FastAPI behind
+Mangum).
 
 Every route but ``/health`` takes ``Authorization: Bearer <jwt>``, verified with the same settings as
-``$connect``. Sessions are tenant-scoped: another tenant's session is a 404 exactly like a missing one.
+``$connect``. Sessions are tenant-scoped: another tenant's session is a 404 exactly like a missing one. Usage
+is the caller's own (its app and user), from the daily rollups (``/usage``) or a session's ledger rows.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from runtime_core.auth import AuthError
 from runtime_core.services import get_services
 from runtime_core.session import ChatMessage, SessionState, Tenant, UsageTotals
 from runtime_core.telemetry import bind_invocation, runtime_logger, unbind_invocation
+from runtime_core.usage import Dimension, SessionUsage, UsageRange, UsageReport
 
 MAX_EVENTS_PAGE = 500
 MAX_SESSIONS_PAGE = 200
@@ -221,3 +224,24 @@ def get_events(
     events = get_services().store.events_after(caller, session_id, after, limit=limit)
     return {"events": [e.model_dump(mode="json") for e in events]}
 
+
+@app.get("/usage")
+def get_usage(
+    caller: Caller,
+    since: date | None = None,
+    until: date | None = None,
+    by: Dimension = "day",
+) -> UsageReport:
+    """The caller's usage per UTC day (``by=day``) or per day and model / workflow / agent, over
+    ``since``..``until`` (inclusive; default the last 30 days), with totals per key and overall."""
+    try:
+        span = UsageRange.of(since, until)
+    except ValidationError as exc:
+        raise HTTPException(status_code=400, detail=exc.errors()[0]["msg"]) from None
+    return get_services().store.usage_report(caller.app_id, caller.user_id, span, by)
+
+
+@app.get("/sessions/{session_id}/usage")
+def get_session_usage(session_id: str, caller: Caller) -> SessionUsage:
+    _owned(caller, session_id)
+    return get_services().store.session_usage(caller, session_id)

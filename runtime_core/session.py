@@ -115,6 +115,8 @@ class UsageRecord(BaseModel):
     session_id: str
     agent: str
     model: str
+    # The workflow the session runs (the rollups report usage per workflow).
+    workflow: str = ""
     purpose: Literal["reply", "speaker_selection", "structured_output"] = "reply"
     prompt_tokens: int = Field(ge=0, default=0)
     completion_tokens: int = Field(ge=0, default=0)

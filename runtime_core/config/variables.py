@@ -181,6 +181,13 @@ _DECLARED = [
         doc="`scripted` forces every workflow onto its script.yaml (offline demos and tests).",
     ),
     Variable(
+        name="MOZAIKS_PRICES",
+        group=Group.model,
+        unset="the built-in table (runtime_core/llm/prices.py)",
+        doc="Model prices in USD per million tokens, merged over the built-in table: a JSON object "
+        "(inline or a file path) of model -> [input, output]; see docs/observability.md.",
+    ),
+    Variable(
         name="OPENAI_API_KEY",
         group=Group.model,
         secret=True,

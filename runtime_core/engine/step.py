@@ -211,6 +211,7 @@ class _Step(Turn):
             session_id=self.state.session_id,
             agent=call.agent,
             model=call.model,
+            workflow=self.state.workflow_name,
             purpose=call.purpose,  # type: ignore[arg-type]
             prompt_tokens=call.prompt_tokens,
             completion_tokens=call.completion_tokens,

@@ -172,12 +172,7 @@ class _Relay(httpx.BaseTransport):
 
 
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> float:
-    """Cost in USD from AG2's price table (0 for models it does not know)."""
-    from autogen.oai.openai_utils import OAI_PRICE1K
+    """Cost in USD from the runtime's price table (``runtime_core.llm.prices``; 0 for a model it lacks)."""
+    from runtime_core.llm.prices import cost
 
-    rate = OAI_PRICE1K.get(model)
-    if rate is None:
-        return 0.0
-    if isinstance(rate, tuple):
-        return (rate[0] * prompt_tokens + rate[1] * completion_tokens) / 1000
-    return float(rate) * (prompt_tokens + completion_tokens) / 1000
+    return cost(model, prompt_tokens, completion_tokens)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime_core.events import Event
 from runtime_core.session import ChatMessage, SessionState, SessionStatus, Tenant, UsageRecord, UserInput
+from runtime_core.usage import Dimension, SessionUsage, UsageRange, UsageReport
 
 
 class StoreError(Exception):
@@ -270,6 +271,14 @@ class SessionStore(Protocol):
     def record_usage(self, tenant: Tenant, record: UsageRecord, key: str) -> bool: ...
 
     def roll_up(self, tenant: Tenant, usage: list[UsageRecord]) -> None: ...
+
+    def usage_report(
+        self, app_id: str, user_id: str | None, span: UsageRange, by: Dimension = "day"
+    ) -> UsageReport: ...
+
+    def session_usage(self, tenant: Tenant, session_id: str) -> SessionUsage: ...
+
+    def rebuild_usage_rollups(self, span: UsageRange, app_id: str | None = None) -> int: ...
 
     def due_sessions(self, limit: int = 100) -> list[DueSession]: ...
 

@@ -46,6 +46,8 @@ def test_everything_else_needs_a_valid_bearer_token(api: TestClient, services: A
         "/sessions/s-1",
         "/sessions/s-1/messages",
         "/sessions/s-1/events",
+        "/sessions/s-1/usage",
+        "/usage",
     ):
         missing = api.get(path)
         assert missing.status_code == 401 and missing.json()["error"] == "missing_token"
@@ -132,3 +134,35 @@ def test_through_mangum_with_http_api_v2_events(conversation: str) -> None:
     assert hidden["statusCode"] == 404
     refused = http_api.handler(_v2("/sessions"), LambdaContext())
     assert refused["statusCode"] == 401
+
+
+def test_usage_is_the_callers_own(api: TestClient, conversation: str) -> None:
+    today = api.get("/usage", headers=_auth()).json()
+    assert today["by"] == "day" and today["app_id"] == "app-1" and today["user_id"] == "user-1"
+    [row] = today["rows"]
+    assert (row["calls"], row["steps"]) == (2, 2) and row["total_tokens"] > 0
+    by_agent = api.get("/usage", params={"by": "agent"}, headers=_auth()).json()
+    assert by_agent["total"]["calls"] == 2 and set(by_agent["totals"]) == {"SupportAgent"}
+    by_workflow = api.get("/usage", params={"by": "workflow"}, headers=_auth()).json()
+    assert set(by_workflow["totals"]) == {"CustomerSupport"}
+
+    session = api.get(f"/sessions/{conversation}/usage", headers=_auth()).json()
+    assert session["total"]["calls"] == 2 and session["total"]["steps"] == 2
+    assert session["total"]["prompt_tokens"] == row["prompt_tokens"]
+
+    # Another app, or another user of the same app: no usage, and someone else's session is a 404.
+    for headers in (_auth("app-2", "user-1"), _auth("app-1", "user-2")):
+        theirs = api.get("/usage", headers=headers).json()
+        assert theirs["rows"] == [] and theirs["total"]["calls"] == 0
+        assert api.get(f"/sessions/{conversation}/usage", headers=headers).status_code == 404
+
+
+def test_usage_ranges_are_checked(api: TestClient, services: Any) -> None:
+    backwards = api.get("/usage", params={"since": "2026-03-02", "until": "2026-03-01"}, headers=_auth())
+    assert backwards.status_code == 400 and "before" in backwards.json()["detail"]
+    too_long = api.get("/usage", params={"since": "2020-01-01", "until": "2026-03-01"}, headers=_auth())
+    assert too_long.status_code == 400 and "366" in too_long.json()["detail"]
+    assert api.get("/usage", params={"by": "session"}, headers=_auth()).status_code == 422
+    assert api.get("/usage", params={"since": "yesterday"}, headers=_auth()).status_code == 422
+    empty = api.get("/usage", params={"since": "2026-03-01", "until": "2026-03-01"}, headers=_auth())
+    assert empty.status_code == 200 and empty.json()["rows"] == []

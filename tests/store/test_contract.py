@@ -82,10 +82,11 @@ def test_commit_persists_the_step_and_consumes_inputs(store: MongoSessionStore) 
 
     assert [e.seq for e in store.events_after(TENANT, state.session_id, 0)] == [1, 2]
     assert store.usage.count_documents({"app_id": TENANT.app_id, "user_id": TENANT.user_id}) == 2
-    rollups = {d["model"]: d for d in store.usage_daily.find({"app_id": TENANT.app_id})}
-    assert set(rollups) == {None, "gpt-4o-mini"}
-    assert rollups[None]["calls"] == 2 and rollups[None]["prompt_tokens"] == 20
-    assert rollups["gpt-4o-mini"]["completion_tokens"] == 10
+    rollups = {(d["dim"], d["key"]): d for d in store.usage_daily.find({"app_id": TENANT.app_id})}
+    assert set(rollups) == {("day", ""), ("model", "gpt-4o-mini"), ("workflow", ""), ("agent", "triage")}
+    assert rollups[("day", "")]["calls"] == 2 and rollups[("day", "")]["prompt_tokens"] == 20
+    assert rollups[("model", "gpt-4o-mini")]["completion_tokens"] == 10
+    assert rollups[("day", "")]["steps"] == 1
 
 
 def test_expired_idempotency_record_accepts_the_id_again(store: MongoSessionStore, clock: FakeClock) -> None:

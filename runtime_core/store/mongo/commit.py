@@ -162,7 +162,12 @@ class CommitMixin(StoreBase):
 
     def _write_usage(self, claim: Claim, usage: list[UsageRecord]) -> None:
         docs = [
-            {**tenant_filter(claim.tenant), **u.model_dump(mode="python"), "total_tokens": u.total_tokens}
+            {
+                **tenant_filter(claim.tenant),
+                **u.model_dump(mode="python"),
+                "step": claim.token,
+                "total_tokens": u.total_tokens,
+            }
             for u in usage
         ]
         self.usage.insert_many(docs)

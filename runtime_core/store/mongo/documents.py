@@ -79,7 +79,7 @@ class StoreSettings(BaseModel):
 
 
 # Bump when ensure_indexes changes: a database whose marker differs gets its indexes ensured again.
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 
 
 def connect(uri: str) -> MongoClient[dict[str, Any]]:

@@ -82,10 +82,20 @@ class IndexesMixin(StoreBase):
                     name="tenant_time",
                 ),
                 IndexModel([("session_id", ASCENDING)], name="session"),
+                # The rollup rebuild of a range of days across every app.
+                IndexModel([("created_at", ASCENDING)], name="time"),
             ]
         )
         self.usage_daily.create_indexes(
-            [IndexModel([("app_id", ASCENDING), ("day", ASCENDING), ("model", ASCENDING)], name="app_day")]
+            [
+                IndexModel(
+                    [("app_id", ASCENDING), ("user_id", ASCENDING), ("dim", ASCENDING), ("day", ASCENDING)],
+                    name="tenant_dim_day",
+                ),
+                IndexModel(
+                    [("app_id", ASCENDING), ("dim", ASCENDING), ("day", ASCENDING)], name="app_dim_day"
+                ),
+            ]
         )
         # expireAfterSeconds=0 on an expires_at field: each document carries its own deadline.
         self._ensure_ttl(self.connections, "expires_at", 0)
