@@ -41,6 +41,7 @@ from runtime_core.engine.blueprint import (
 )
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.history import detach
+from runtime_core.engine.runtime_context import runtime_values
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.llm.meter import CallMeter, MeteredClient
 from runtime_core.llm.provider import DEFAULT_TIMEOUT, ModelProvider
@@ -105,10 +106,12 @@ class Group:
         ``tests/engine/test_engine_warm.py`` compares every attribute of a reset group with a fresh one.
         """
         self._empty()
-        self.context.data = copy.deepcopy(state.context_variables)
+        runtime = runtime_values(state, self.compiled.name)
+        # The stored context never decides the runtime's keys: they are put over it from the session.
+        self.context.data = {**copy.deepcopy(state.context_variables), **runtime}
         for target in self.random_targets:
             target.reseed(random_seed(state))
-        self.tool_run.reset(state.session_id)
+        self.tool_run.reset(state.session_id, runtime)
         self.http_client.bind(meter)
 
     def end(self, *, scrub: bool) -> None:
@@ -231,6 +234,7 @@ def build_group(
     )
     # Tool functions learn which call they execute (for their idempotency key) through the executor.
     tool_run.attach(executor)
+    tool_run.context = blueprint.context
     participants = [*groupchat.agents, manager]
     return Group(
         compiled=compiled,

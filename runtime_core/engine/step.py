@@ -48,6 +48,7 @@ from runtime_core.engine.failures import classify
 from runtime_core.engine.history import fork
 from runtime_core.engine.loading import load_engine
 from runtime_core.engine.report import Events, emit_usage
+from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.turn import TOOLS_PENDING, Finished, Turn
 from runtime_core.events import ErrorEvent, Event, RunCompleted, RunStarted
 from runtime_core.llm.meter import CallMeter, MeteredCall
@@ -252,6 +253,8 @@ class _Step(Turn):
     def _start(self) -> None:
         initial = self.compiled.initial_context()
         initial.update(self.state.context_variables)
+        # The runtime's keys are never persisted (engine.runtime_context): not even a declared default.
+        initial = without_runtime(initial)
         self.state.context_variables = initial
         self.state.engine["initialized"] = True
         fields = {"workflow": self.compiled.name, "agents": [a.name for a in self.compiled.agents]}

@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import Any
 
 from runtime_core import faults
+from runtime_core.engine.runtime_context import restore_runtime
 from runtime_core.tools import ToolCallInfo, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
 
@@ -161,14 +162,25 @@ class ToolRun:
     caller_seq: int = 0
     # Set by the executor's execute_function for the duration of one call.
     call_id: str | None = None
+    # The group's own ContextVariables (``engine.group`` binds it): tools get it, not AG2's copy, so what
+    # they change in place (``.set``, item assignment, ``.data[...]``) stays, as in the original runtime.
+    context: Any = None
+    # The step's runtime context (``engine.runtime_context``): restored after every tool.
+    runtime: dict[str, str] = field(default_factory=dict)
 
-    def reset(self, session_id: str) -> None:
+    def reset(self, session_id: str, runtime: dict[str, str] | None = None) -> None:
         """A new step (the wrappers and the executor hook stay attached to this object)."""
         self.session_id = session_id
         self.executions = []
         self.ui_answer = None
         self.caller, self.caller_seq = "", 0
         self.call_id = None
+        self.runtime = dict(runtime or {})
+
+    def guard(self, changed_by: str) -> None:
+        """Undo any change of the runtime context (read-only to tools and the model)."""
+        if self.context is not None and self.runtime:
+            restore_runtime(self.context.data, self.runtime, changed_by)
 
     def attach(self, executor: Any) -> None:
         """Have ``executor`` (AG2's group tool executor) report the id of each call it executes."""
@@ -204,6 +216,9 @@ class ToolRun:
             record = ToolExecution(name=tool.spec.name, call_id=self.call_id)
             self.executions.append(record)
             call = self.info(tool.spec.name, self.call_id)
+            if CONTEXT_PARAM in kwargs and self.context is not None:
+                kwargs[CONTEXT_PARAM] = self.context
+            who = f"tool {tool.spec.name}"
             try:
                 with executing(call) if call is not None else nullcontext():
                     if tool.is_ui:
@@ -212,9 +227,11 @@ class ToolRun:
             except Exception as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
                 raise
+            finally:
+                self.guard(who)
             if inspect.isawaitable(result):
                 # AG2 awaits it later, on another thread: the call must still be current there.
-                return _finish(result, record, call)
+                return _finish(result, record, call, lambda: self.guard(who))
             # A tool has run and the step has not committed: a crash here is what reruns a tool.
             faults.point("between_tools")
             return result
@@ -237,13 +254,17 @@ class ToolRun:
         return tool.result_function(answer)
 
 
-async def _finish(result: Awaitable[Any], record: ToolExecution, call: ToolCallInfo | None) -> Any:
+async def _finish(
+    result: Awaitable[Any], record: ToolExecution, call: ToolCallInfo | None, after: Callable[[], None]
+) -> Any:
     with executing(call) if call is not None else nullcontext():
         try:
             return await result
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
             raise
+        finally:
+            after()
 
 
 def ui_payload(

@@ -17,6 +17,7 @@ from runtime_core.engine.failures import UIToolFailed
 from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
 from runtime_core.engine.report import Events, normalize, reply_events, tool_result_events
+from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.toolbox import ToolRun, ui_payload
 from runtime_core.events import Handoff, InputRequested, RunCompleted, SpeakerSelected, UserMessage
 from runtime_core.llm.meter import CallMeter
@@ -360,7 +361,10 @@ class Turn:
         )
         self.state.messages.append(chat)
         self.new_messages.append(chat)
-        self.state.context_variables = self.chat.context.to_dict()
+        if role == "tool":
+            # A ReplyResult's context_variables reach the group after the tool wrapper's own check.
+            self.tool_run.guard("a tool's ReplyResult")
+        self.state.context_variables = without_runtime(self.chat.context.to_dict())
         return message
 
     def _user_message_event(self, text: str) -> None:

@@ -115,3 +115,70 @@ class FailingModel(ModelProvider):
 
     def api_key(self, key_env: str | None) -> str:
         return "sk-" + "x" * 48
+
+
+# ---- a workflow whose tools change context in place (as published MozaiksAI tools do: no ReplyResult) ----
+CONTEXT_TOOLS = '''
+import json
+from typing import Any
+
+RUNTIME = ["app_id", "user_id", "session_id", "chat_id", "workflow_name"]
+
+
+def note(item: str, context_variables: Any = None) -> str:
+    """Note an item."""
+    context_variables.set("stage", "noted")
+    context_variables["count"] = context_variables.get("count", 0) + 1
+    context_variables.data["items"] = [*context_variables.get("items", []), item]
+    return f"noted {item}"
+
+
+def report(context_variables: Any = None) -> str:
+    """Report what the context holds."""
+    keys = ["stage", "count", "items", *RUNTIME]
+    return json.dumps({k: context_variables.get(k) for k in keys})
+
+
+def grab(context_variables: Any = None) -> str:
+    """Try to change who the session belongs to."""
+    context_variables.set("app_id", "other-app")
+    context_variables.data["user_id"] = "someone-else"
+    context_variables["chat_id"] = "another-chat"
+    return "grabbed"
+'''
+
+CONTEXT_SCRIPT: dict[str, Any] = {
+    "replies": {
+        "A": [
+            {"tool_calls": [{"name": "note", "arguments": {"item": "pen"}}]},
+            {"tool_calls": [{"name": "note", "arguments": {"item": "ink"}}]},
+            "Noted twice.",
+        ],
+        "B": [{"tool_calls": [{"name": "report", "arguments": {}}]}, "Reported."],
+    }
+}
+
+
+def context_tools_workflow(root: Path) -> Workflow:
+    """A notes in place (twice), hands to B on ``${count} > 1`` after its reply; B reports what it sees."""
+    tool = {"file": "tools/kit.py"}
+    return write_workflow(
+        root,
+        agents=[agent("A", tools=["note", "grab"]), agent("B", tools=["report"])],
+        tools=[
+            {"name": "note", "function": "note", **tool},
+            {"name": "report", "function": "report", **tool},
+            {"name": "grab", "function": "grab", **tool},
+        ],
+        tool_source=CONTEXT_TOOLS,
+        context=[
+            {"name": "stage", "type": "str", "default": "new"},
+            {"name": "count", "type": "int", "default": 0},
+            {"name": "items", "type": "list", "default": []},
+        ],
+        handoffs=[
+            {"from_agent": "A", "to_agent": "B", "expression": "${count} > 1", "evaluate": "after_reply"},
+            {"from_agent": "B", "to_agent": "terminate", "condition_type": "after_work"},
+        ],
+        startup_mode="agent_first",
+    )

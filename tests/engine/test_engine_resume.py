@@ -160,3 +160,36 @@ def test_tool_steps_that_crash_and_are_retried_from_the_stored_state_give_the_sa
     assert crashes, "no tool step ran"
     # Same transcript, context, events and, byte for byte, the same model requests: no reply asked twice.
     assert comparable(crashed) == comparable(clean)
+
+
+def _context_run(root: Path, carry: Carry):
+    import yaml
+    from engine_kit import CONTEXT_SCRIPT, context_tools_workflow
+
+    from runtime_core.session import new_session
+
+    workflow = context_tools_workflow(root)
+    script_path = root / "script.yaml"
+    script_path.write_text(yaml.safe_dump(CONTEXT_SCRIPT))
+    state = new_session(workflow, "ctx-session", app_id="acme", user_id="u-1")
+    model = ScriptedModel(load_script(script_path))
+    return drive(workflow, model, scripted_inputs([]), carry=carry, state=state, script_path=script_path)
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_tools_that_change_context_in_place_resume_exactly_through_json(tmp_path: Path) -> None:
+    in_memory = _context_run(tmp_path / "a", Carry.memory)
+    through_json = _context_run(tmp_path / "a", Carry.json)
+
+    assert in_memory.state.status == SessionStatus.completed
+    assert in_memory.state.context_variables["count"] == 2
+    assert comparable(through_json) == comparable(in_memory)
+
+
+def test_tools_that_change_context_in_place_resume_exactly_in_fresh_processes(tmp_path: Path) -> None:
+    in_memory = _context_run(tmp_path / "a", Carry.memory)
+    fresh = _context_run(tmp_path / "a", Carry.process)
+
+    assert fresh.steps == in_memory.steps and fresh.steps >= 6
+    assert comparable(fresh) == comparable(in_memory)
+    assert fresh.state.context_variables["items"] == ["pen", "ink"]
