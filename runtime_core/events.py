@@ -105,6 +105,8 @@ class ErrorEvent(EventBase):
     message: str
     # True when the session can go on (send the input again, or the next delivery retries the step).
     recoverable: bool = True
+    # invalid_input, input_not_consumed: the client's msg_id of the input it is about.
+    input_id: str | None = None
 
 
 Event = Annotated[

@@ -158,7 +158,8 @@ class _Step(Turn):
             self._start()
         problem = self._check_input()
         if problem is not None:
-            return self._refuse("invalid_input", problem, recoverable=True)
+            given = self.user_input.input_id if self.user_input is not None else None
+            return self._refuse("invalid_input", problem, recoverable=True, input_id=given)
         user_first = self.workflow.orchestrator.startup_mode == StartupMode.user_first
         if user_first and not self.state.messages and self.user_input is None:
             # No first message yet (a new session, or one whose first step failed): the user opens the chat.
@@ -294,9 +295,10 @@ class _Step(Turn):
             events.emit(RunStarted, **fields)
         return state, events
 
-    def _refuse(self, code: str, message: str, recoverable: bool) -> StepResult:
+    def _refuse(self, code: str, message: str, recoverable: bool, input_id: str | None = None) -> StepResult:
         state, events = self._unchanged()
-        events.emit(ErrorEvent, code=code, message=message, recoverable=recoverable)
+        extra = {"input_id": input_id} if input_id is not None else {}
+        events.emit(ErrorEvent, code=code, message=message, recoverable=recoverable, **extra)
         state.last_event_seq = events.seq
         return StepResult(state=state, events=events.events, error_code=code)
 

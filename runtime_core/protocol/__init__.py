@@ -11,13 +11,14 @@ from runtime_core.protocol.frames import (
     UserMessageFrame,
 )
 from runtime_core.protocol.parser import FrameError, FrameErrorCode, parse_frame
-from runtime_core.protocol.replies import Ack, ControlReply, ErrorReply, Pong
+from runtime_core.protocol.replies import Ack, Closing, ControlReply, ErrorReply, Pong, ReplayEnd
 
 __all__ = [
     "FRAME_TYPES",
     "Ack",
     "AnswerFrame",
     "CancelFrame",
+    "Closing",
     "ControlReply",
     "ErrorReply",
     "Frame",
@@ -25,6 +26,7 @@ __all__ = [
     "FrameErrorCode",
     "PingFrame",
     "Pong",
+    "ReplayEnd",
     "ResumeFrame",
     "StartFrame",
     "UserMessageFrame",

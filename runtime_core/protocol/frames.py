@@ -20,7 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-MAX_TEXT_CHARS = 16_000
+# Texts are limited in UTF-8 bytes, not characters: the limit that matters is API Gateway's 32 KB frame, and
+# a text of MAX_TEXT_BYTES fits in any frame with room to spare even when JSON doubles every byte of it (all
+# quotes or backslashes), whatever script it is written in. Characters would not: 12,000 CJK characters are
+# 36,000 bytes, a frame no gateway takes.
+MAX_TEXT_BYTES = 16_000
 MAX_DATA_DEPTH = 16
 
 # Ids become Mongo keys, SQS deduplication ids (max 128, [!-~]) and log fields: keep them plain.
@@ -39,8 +43,15 @@ def _printable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_printable)]
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_printable)]
+def _bounded_text(value: str) -> str:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_TEXT_BYTES:
+        raise ValueError(f"is {size} bytes of UTF-8; the limit is {MAX_TEXT_BYTES} bytes")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable), AfterValidator(_bounded_text)]
+NonEmptyText = Annotated[str, Field(min_length=1), AfterValidator(_printable), AfterValidator(_bounded_text)]
 
 
 def _depth(value: Any, level: int = 0) -> int:

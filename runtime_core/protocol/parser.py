@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runtime_core.config import API_GATEWAY_MAX_FRAME_BYTES
-from runtime_core.protocol.frames import FRAME_ADAPTER, FRAME_TYPES, Frame
+from runtime_core.protocol.frames import FRAME_ADAPTER, FRAME_TYPES, MAX_TEXT_BYTES, Frame
 from runtime_core.protocol.replies import ErrorReply
 
 # json's C decoder recurses per nesting level; refusing deep documents before decoding keeps it bounded.
@@ -43,9 +43,14 @@ class FrameError(BaseModel):
     field: str | None = None
     frame_type: str | None = None
     msg_id: str | None = None
+    # The frame's session, when it named one well-formed: a client with several sessions on one socket
+    # can tell which one the refusal is about.
+    session_id: str | None = None
 
     def reply(self) -> ErrorReply:
-        return ErrorReply(code=self.code.value, message=self.reason, msg_id=self.msg_id)
+        return ErrorReply(
+            code=self.code.value, message=self.reason, msg_id=self.msg_id, session_id=self.session_id
+        )
 
 
 class _Duplicate(ValueError):
@@ -93,26 +98,32 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
-def _from_validation(exc: ValidationError, frame_type: str, msg_id: str | None) -> FrameError:
+def _well_formed_id(value: Any) -> str | None:
+    # Echo a client's id in an error only when it is itself well-formed: never reflect arbitrary input.
+    return value if isinstance(value, str) and _MSG_ID.match(value) else None
+
+
+def _from_validation(
+    exc: ValidationError, frame_type: str, msg_id: str | None, session_id: str | None
+) -> FrameError:
     error = exc.errors(include_url=False)[0]
     field = _field_path(tuple(error["loc"])) or None
     kind = error["type"]
     where = f"field {field!r}" if field else f"{frame_type!r} frame"
+    ids = {"frame_type": frame_type, "msg_id": msg_id, "session_id": session_id}
     if kind == "missing":
         return FrameError(
             code=FrameErrorCode.missing_field,
             reason=f"{where} is required in a {frame_type!r} frame",
             field=field,
-            frame_type=frame_type,
-            msg_id=msg_id,
+            **ids,
         )
     if kind == "extra_forbidden":
         return FrameError(
             code=FrameErrorCode.unexpected_field,
             reason=f"{where} is not allowed in a {frame_type!r} frame",
             field=field,
-            frame_type=frame_type,
-            msg_id=msg_id,
+            **ids,
         )
     message = re.sub(r"^(Input|String|Value) should", "must", error["msg"].removeprefix("Value error, "))
     if kind == "string_unicode":
@@ -120,21 +131,19 @@ def _from_validation(exc: ValidationError, frame_type: str, msg_id: str | None) 
     message = message.replace("a valid dictionary", "a JSON object")
     if kind == "string_pattern_mismatch":
         message = "must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
-    return FrameError(
-        code=FrameErrorCode.invalid_field,
-        reason=f"{where}: {message}",
-        field=field,
-        frame_type=frame_type,
-        msg_id=msg_id,
-    )
+    return FrameError(code=FrameErrorCode.invalid_field, reason=f"{where}: {message}", field=field, **ids)
 
 
 def parse_frame(raw: str | bytes, max_bytes: int = API_GATEWAY_MAX_FRAME_BYTES) -> Frame | FrameError:
     """Validate one client frame. Size is checked before anything else is done with the input."""
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
+        # Not read any further (its ids are not salvaged): size comes before anything else.
         return FrameError(
-            code=FrameErrorCode.too_large, reason=f"frame is {size} bytes; the limit is {max_bytes}"
+            code=FrameErrorCode.too_large,
+            reason=(
+                f"frame is {size} bytes; the limit is {max_bytes} (texts: {MAX_TEXT_BYTES} bytes of UTF-8)"
+            ),
         )
     if isinstance(raw, bytes):
         try:
@@ -167,9 +176,8 @@ def parse_frame(raw: str | bytes, max_bytes: int = API_GATEWAY_MAX_FRAME_BYTES) 
             reason=f"frame must be a JSON object, got {type(data).__name__.replace('dict', 'object')}",
         )
 
-    raw_id = data.get("msg_id")
-    # Echo the client's id in the error only when it is itself well-formed: never reflect arbitrary input.
-    msg_id = raw_id if isinstance(raw_id, str) and _MSG_ID.match(raw_id) else None
+    msg_id = _well_formed_id(data.get("msg_id"))
+    session_id = _well_formed_id(data.get("session_id"))
     frame_type = data.get("type")
     if frame_type is None:
         return FrameError(
@@ -177,6 +185,7 @@ def parse_frame(raw: str | bytes, max_bytes: int = API_GATEWAY_MAX_FRAME_BYTES) 
             reason=f"frame has no 'type'; one of {list(FRAME_TYPES)}",
             field="type",
             msg_id=msg_id,
+            session_id=session_id,
         )
     if not isinstance(frame_type, str):
         return FrameError(
@@ -184,6 +193,7 @@ def parse_frame(raw: str | bytes, max_bytes: int = API_GATEWAY_MAX_FRAME_BYTES) 
             reason="field 'type' must be a string",
             field="type",
             msg_id=msg_id,
+            session_id=session_id,
         )
     if frame_type not in FRAME_TYPES:
         close = difflib.get_close_matches(frame_type.lower(), FRAME_TYPES, n=1, cutoff=0.6)
@@ -194,8 +204,19 @@ def parse_frame(raw: str | bytes, max_bytes: int = API_GATEWAY_MAX_FRAME_BYTES) 
             reason=f"unknown frame type {shown!r}{hint}",
             field="type",
             msg_id=msg_id,
+            session_id=session_id,
+        )
+    if frame_type == "answer" and data.get("text") is None and data.get("data") is None:
+        # Absent content is a missing field, like any other: not a rule violation of a field that is there.
+        return FrameError(
+            code=FrameErrorCode.missing_field,
+            reason="an 'answer' frame needs field 'text' or field 'data' (or both)",
+            field="text",
+            frame_type=frame_type,
+            msg_id=msg_id,
+            session_id=session_id,
         )
     try:
         return FRAME_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        return _from_validation(exc, frame_type, msg_id)
+        return _from_validation(exc, frame_type, msg_id, session_id)

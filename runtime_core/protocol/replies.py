@@ -39,4 +39,27 @@ class ErrorReply(_Reply):
     session_id: str | None = None
 
 
-ControlReply = Ack | Pong | ErrorReply
+class ReplayEnd(_Reply):
+    """Closes the events a ``resume`` (or a duplicate ``start``) replayed, which came just before it.
+
+    ``last_seq`` is the last replayed ``seq`` (``after_seq`` when nothing was replayed); ``more`` is true when
+    the replay was cut at its page size and stored events remain after ``last_seq``: resume again from there.
+    """
+
+    type: Literal["replay_end"] = "replay_end"
+    msg_id: str | None = None
+    session_id: str
+    after_seq: int
+    last_seq: int
+    more: bool
+
+
+class Closing(_Reply):
+    """The server is about to close this connection (``code``: why, e.g. ``token_expired``)."""
+
+    type: Literal["closing"] = "closing"
+    code: str
+    message: str
+
+
+ControlReply = Ack | Pong | ErrorReply | ReplayEnd | Closing

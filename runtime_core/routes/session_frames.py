@@ -26,7 +26,15 @@ import json
 import uuid
 from typing import Any
 
-from runtime_core.protocol import Ack, AnswerFrame, CancelFrame, ResumeFrame, StartFrame, UserMessageFrame
+from runtime_core.protocol import (
+    Ack,
+    AnswerFrame,
+    CancelFrame,
+    ReplayEnd,
+    ResumeFrame,
+    StartFrame,
+    UserMessageFrame,
+)
 from runtime_core.queue import StepMessage
 from runtime_core.routes.refusal import Refusal
 from runtime_core.services import Services
@@ -121,12 +129,14 @@ def _duplicate_start(
     if header.start_hash is not None and header.start_hash != digest:
         raise _reused(frame.msg_id, None, f"starting session {session_id!r} ({header.state.workflow_name})")
     # The first attempt may have died between creating the session and queueing its start: do both again
-    # (idempotently) while the session has not run yet.
+    # (idempotently) while the session has not run yet. Either way the sender gets what a resume from 0
+    # gives: its first attempt's reply (and the events posted since) may never have reached it.
     if not header.state.messages and not header.state.engine.get("initialized"):
         _open(services, tenant, connection_id, frame, session_id)
     else:
-        services.store.subscribe(tenant, connection_id, session_id)
-    return [Ack(msg_id=frame.msg_id, session_id=session_id, duplicate=True)]
+        _restart(services, tenant, header)
+    replay = _replay(services, tenant, connection_id, session_id, 0, frame.msg_id)
+    return [Ack(msg_id=frame.msg_id, session_id=session_id, duplicate=True), *replay]
 
 
 def _open(services: Services, tenant: Tenant, connection_id: str, frame: StartFrame, session_id: str) -> None:
@@ -257,13 +267,33 @@ def _takes_input(services: Services, state: SessionState) -> bool:
 # ---- resume and cancel -----------------------------------------------------------------------------------
 def resume(services: Services, tenant: Tenant, connection_id: str, frame: ResumeFrame) -> list[Message]:
     header = _header(services, tenant, frame.session_id)
-    store = services.store
-    # Subscribe before reading: an event committed in between is then both replayed and posted live, never
-    # lost (clients drop a seq they already have).
-    store.subscribe(tenant, connection_id, frame.session_id)
-    events = store.events_after(tenant, frame.session_id, frame.after_seq, limit=MAX_REPLAY_EVENTS)
+    replay = _replay(services, tenant, connection_id, frame.session_id, frame.after_seq, frame.msg_id)
     _restart(services, tenant, header)
-    return [Ack(msg_id=frame.msg_id, session_id=frame.session_id), *events]
+    return [Ack(msg_id=frame.msg_id, session_id=frame.session_id), *replay]
+
+
+def _replay(
+    services: Services,
+    tenant: Tenant,
+    connection_id: str,
+    session_id: str,
+    after_seq: int,
+    msg_id: str | None,
+) -> list[Message]:
+    """The stored events after ``after_seq`` (one page), closed by ``replay_end``; the connection follows the
+    session live from now on.
+
+    Subscribe before reading: an event committed in between is then both replayed and posted live, never
+    lost. The live post may even arrive first (another process posts it): a client holds events past a gap
+    until ``replay_end`` and drops a seq it already has (docs/websocket-protocol.md, "Replay and live")."""
+    store = services.store
+    store.subscribe(tenant, connection_id, session_id)
+    events = store.events_after(tenant, session_id, after_seq, limit=MAX_REPLAY_EVENTS + 1)
+    more = len(events) > MAX_REPLAY_EVENTS
+    events = events[:MAX_REPLAY_EVENTS]
+    last_seq = events[-1].seq if events else after_seq
+    end = ReplayEnd(msg_id=msg_id, session_id=session_id, after_seq=after_seq, last_seq=last_seq, more=more)
+    return [*events, end]
 
 
 def _restart(services: Services, tenant: Tenant, header: SessionHeader) -> None:

@@ -341,8 +341,10 @@ class StepWorker:
 
 def _delivered_by(outbox: Outbox, message: StepMessage) -> bool:
     """The message is the next step the outbox asked for: whoever queued it had posted the outbox's events."""
-    return outbox.next is not None and outbox.next.dedup_id == message.dedup_id and (
-        outbox.next.reason == message.reason
+    return (
+        outbox.next is not None
+        and outbox.next.dedup_id == message.dedup_id
+        and (outbox.next.reason == message.reason)
     )
 
 
@@ -380,6 +382,7 @@ def _report_unconsumed(result: Any, leftover: list[UserInput]) -> None:
                 code="input_not_consumed",
                 message=f"the run ended before input {pending.input_id!r} was used; it was not processed",
                 recoverable=False,
+                input_id=pending.input_id,
             )
         )
     if closing is not None:

@@ -86,7 +86,7 @@ CORPUS: list[tuple[str | bytes, str]] = [
         "session_not_found",
     ),
     # answer
-    (_frame(type="answer", session_id=OWN, msg_id="a-1", request_id=PENDING), "invalid_field"),
+    (_frame(type="answer", session_id=OWN, msg_id="a-1", request_id=PENDING), "missing_field"),
     (
         _frame(type="answer", session_id=OWN, msg_id="a-1", request_id="req-99", text="yes"),
         "no_pending_request",
@@ -153,6 +153,7 @@ def test_every_bad_frame_gets_an_error_reply_and_changes_nothing(
 
     before = _snapshot(store)
     depth = aws.depth()
+    named = 0
     for raw, code in CORPUS:
         if isinstance(raw, str):
             raw = raw.replace(OWN, own["session_id"]).replace(OTHER, other["session_id"])
@@ -163,6 +164,12 @@ def test_every_bad_frame_gets_an_error_reply_and_changes_nothing(
         assert reply["type"] == "error" and reply["code"] == code, (raw[:120], reply)
         assert reply["message"]
         assert "seq" not in reply
+        named_own = isinstance(raw, str) and f'"session_id": "{own["session_id"]}"' in raw
+        if named_own and code != "frame_too_large":
+            # Whatever was wrong with it, a frame that named its session well gets the session back.
+            assert reply["session_id"] == own["session_id"], (raw[:120], reply)
+            named += 1
+    assert named >= 15
     assert _snapshot(store) == before
     assert aws.depth() == depth
 

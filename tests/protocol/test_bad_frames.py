@@ -72,7 +72,8 @@ CORPUS: list[tuple[str, str | bytes, FrameErrorCode, str]] = [
     ("user_message without session", um(session_id=...), C.missing_field, "'session_id'"),
     ("user_message without msg_id", um(msg_id=...), C.missing_field, "'msg_id'"),
     ("answer without request_id", ans(request_id=...), C.missing_field, "'request_id'"),
-    ("answer without text or data", ans(text=...), C.invalid_field, "needs text or data"),
+    ("answer without text or data", ans(text=...), C.missing_field, "needs field 'text' or field 'data'"),
+    ("answer with null text and data", ans(text=None, data=None), C.missing_field, "'text' or field 'data'"),
     ("resume without after_seq", j({"type": "resume", "session_id": "s1"}), C.missing_field, "'after_seq'"),
     ("cancel without session", j({"type": "cancel"}), C.missing_field, "'session_id'"),
     # unexpected fields (tenancy never comes from a frame)
@@ -122,7 +123,9 @@ CORPUS: list[tuple[str, str | bytes, FrameErrorCode, str]] = [
     ("workflow as list", j({"type": "start", "workflow": ["W"]}), C.invalid_field, "'workflow'"),
     # bounds and charsets
     ("empty text", um(text=""), C.invalid_field, "must have at least 1 character"),
-    ("text too long", um(text="a" * 16_001), C.invalid_field, "at most 16000"),
+    ("text too long", um(text="a" * 16_001), C.invalid_field, "16001 bytes of UTF-8; the limit is 16000"),
+    ("CJK text too long", um(text="語" * 5_334), C.invalid_field, "16002 bytes of UTF-8"),
+    ("12,000 CJK characters", um(text="語" * 12_000), C.too_large, "texts: 16000 bytes of UTF-8"),
     ("empty session id", um(session_id=""), C.invalid_field, "1-128"),
     ("session id too long", um(session_id="s" * 129), C.invalid_field, "1-128"),
     ("session id with space", um(session_id="s 1"), C.invalid_field, "'session_id'"),
@@ -170,6 +173,16 @@ def test_error_carries_a_wellformed_msg_id_but_never_echoes_a_hostile_one() -> N
     assert isinstance(good, FrameError) and good.msg_id == "m1" and good.reply().msg_id == "m1"
     hostile = parse_frame(um(text="", msg_id="<script>"))
     assert isinstance(hostile, FrameError) and hostile.msg_id is None
+
+
+def test_error_carries_the_frames_session_id_when_it_is_well_formed() -> None:
+    for raw in (um(text=""), ans(text=..., data=...), um(extra=1), j({"type": "resum", "session_id": "s1"})):
+        result = parse_frame(raw)
+        assert isinstance(result, FrameError) and result.session_id == "s1", raw
+        assert result.reply().session_id == "s1"
+    hostile = parse_frame(um(text="", session_id="$where"))
+    assert isinstance(hostile, FrameError) and hostile.session_id is None
+    assert parse_frame(j({"type": "ping", "session_id": 5})).session_id is None  # type: ignore[union-attr]
 
 
 def test_field_path_points_inside_nested_values() -> None:

@@ -61,3 +61,42 @@ def test_every_sample_default_event_body_parses() -> None:
 def test_control_replies_have_no_seq() -> None:
     for reply in (Ack(msg_id="m", session_id="s"), Pong(msg_id="m"), ErrorReply(code="x", message="y")):
         assert "seq" not in reply.model_dump()
+
+
+def _longest_frames() -> list[tuple[str, str]]:
+    """Frames of the longest valid texts with the longest ids, in the scripts and escapes that cost most."""
+    from runtime_core.protocol.frames import MAX_TEXT_BYTES
+
+    ids = {"session_id": "s" * 128, "msg_id": "m" * 128}
+    worst_texts = {
+        "quotes": '"' * MAX_TEXT_BYTES,  # each byte doubles in JSON
+        "newlines": "\n" * MAX_TEXT_BYTES,
+        "backslashes": "\\" * MAX_TEXT_BYTES,
+        "cjk": "語" * (MAX_TEXT_BYTES // 3),
+        "emoji": "😀" * (MAX_TEXT_BYTES // 4),
+    }
+    frames = []
+    for name, text in worst_texts.items():
+        for frame in (
+            {"type": "user_message", **ids, "text": text},
+            {"type": "answer", **ids, "request_id": "r" * 128, "text": text},
+            {"type": "start", "workflow": "w" * 128, "msg_id": "m" * 128, "message": text},
+        ):
+            # What JSON.stringify writes, and Python's json.dumps with and without its optional spaces.
+            frames.append((name, json.dumps(frame, ensure_ascii=False, separators=(",", ":"))))
+            frames.append((name, json.dumps(frame, ensure_ascii=False)))
+    return frames
+
+
+def test_every_valid_text_fits_in_a_frame() -> None:
+    frames = _longest_frames()
+    assert len(frames) == 30
+    for name, raw in frames:
+        assert len(raw.encode()) <= 32 * 1024, name
+        assert not isinstance(parse_frame(raw), FrameError), (name, parse_frame(raw))
+
+
+def test_a_cjk_text_at_the_limit_is_accepted() -> None:
+    text = "語" * 5_333  # 15,999 bytes
+    frame = parse_frame(json.dumps({"type": "user_message", "session_id": "s", "msg_id": "m", "text": text}))
+    assert isinstance(frame, UserMessageFrame) and frame.text == text
