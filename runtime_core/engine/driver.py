@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from runtime_core.deltas import DeltaSink
 from runtime_core.engine.step import StepResult, run_step
 from runtime_core.engine.stepper import StepReply, StepRequest
 from runtime_core.events import Event
@@ -105,6 +106,7 @@ def drive(
     max_steps: int = 200,
     on_step: Callable[[StepResult], None] | None = None,
     state: SessionState | None = None,
+    on_delta: DeltaSink | None = None,
 ) -> Run:
     """Run steps (from ``state``, or a new session) until the session finishes, fails, or waits for input
     nobody supplies."""
@@ -116,7 +118,7 @@ def drive(
             result, requests = _step_in_process(workflow.root, state, user_input, script_path)
             run.model_requests.extend(requests)
         else:
-            result = run_step(state, workflow, model, user_input)
+            result = run_step(state, workflow, model, user_input, on_delta=on_delta)
         run.steps += 1
         run.events.extend(result.events)
         if on_step is not None:

@@ -37,12 +37,14 @@ key (``runtime_core.tools``). Everything runs on the calling thread; no AG2 back
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from runtime_core.deltas import DeltaSink, TextDelta, message_id
 from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.failures import classify
 from runtime_core.engine.history import fork
@@ -54,6 +56,7 @@ from runtime_core.events import ErrorEvent, Event, RunCompleted, RunStarted
 from runtime_core.llm.meter import CallMeter, MeteredCall
 from runtime_core.llm.provider import DEFAULT_TIMEOUT, ModelProvider
 from runtime_core.llm.retry import RetryTransport
+from runtime_core.llm.streaming import StreamTransport
 from runtime_core.session import ChatMessage, SessionState, SessionStatus, UsageRecord, UserInput, utcnow
 from runtime_core.workflow.spec import StartupMode, Workflow
 
@@ -92,6 +95,7 @@ def run_step(
     deadline: float | None = None,
     on_model_call: UsageSink | None = None,
     on_model_request: RequestSink | None = None,
+    on_delta: DeltaSink | None = None,
 ) -> StepResult:
     """Run one orchestration step. Pure apart from model calls and tools: no store, no transport.
 
@@ -100,10 +104,25 @@ def run_step(
     ``model_timeout`` instead. ``on_model_call``: called with each model call's ``UsageRecord`` when its
     response arrives (the same records end up in ``StepResult.usage``); an exception it raises ends the step
     and propagates out of ``run_step``. ``on_model_request``: called with (agent, purpose) just before each
-    model call goes out, the same way.
+    model call goes out, the same way. ``on_delta``: given, agents' replies are streamed (those the workflow
+    lets stream, see ``streams``) and their text handed to it as it arrives (``runtime_core.deltas``); what
+    it raises is ignored: live text is best effort, the stored events are the record.
     """
     load_engine()
-    return _Step(state, workflow, model, user_input, deadline, on_model_call, on_model_request).run()
+    step = _Step(state, workflow, model, user_input, deadline, on_model_call, on_model_request)
+    step.on_delta = on_delta
+    return step.run()
+
+
+def streams(workflow: Workflow, agent: str) -> bool:
+    """Whether an agent's replies are streamed: its own ``streaming``, else the orchestrator's; never for an
+    agent the user does not see or one that answers with a structured output (JSON, not text)."""
+    orchestrator = workflow.orchestrator
+    visible = orchestrator.visible_agents
+    spec = next((a for a in workflow.agents if a.name == agent), None)
+    if spec is None or (visible is not None and agent not in visible) or spec.structured_output:
+        return False
+    return orchestrator.streaming if spec.streaming is None else spec.streaming
 
 
 def cancel_step(state: SessionState) -> StepResult:
@@ -137,6 +156,7 @@ class _Step(Turn):
         self.on_model_call = on_model_call
         self.on_model_request = on_model_request
         self.records: list[UsageRecord] = []
+        self.on_delta: DeltaSink | None = None
         # What the caller's on_model_call raised: it ends the step and reaches the caller unchanged.
         self.sink_error: BaseException | None = None
         # Set when this step started the run: a step that fails still reports (and keeps) the start.
@@ -172,6 +192,10 @@ class _Step(Turn):
         transport = RetryTransport(
             self.model.transport(), max_retries=self.model.max_retries, deadline=self.deadline
         )
+        if self.on_delta is not None:
+            transport = StreamTransport(
+                transport, wants=self._streams, on_text=self._text, on_end=self._flush
+            )
         counts = self.state.engine.get("model_calls", {})
         self.meter = CallMeter(
             transport, counts, timeout=DEFAULT_TIMEOUT, on_call=self._metered, on_start=self._starting
@@ -197,6 +221,30 @@ class _Step(Turn):
             if self.lease is not None:
                 self.lease.release(keep=clean)
             self.meter.close()
+
+    def _streams(self, agent: str, purpose: str) -> bool:
+        return purpose == "reply" and streams(self.workflow, agent)
+
+    def _text(self, agent: str, offset: int, text: str) -> None:
+        """The stream transport's hook: a piece of the reply the current turn is writing (``state.turn`` is
+        raised once the reply is complete, as for usage)."""
+        assert self.on_delta is not None
+        turn = self.state.turn + 1
+        delta = TextDelta(
+            session_id=self.state.session_id,
+            agent=agent,
+            turn=turn,
+            message_id=message_id(self.state.session_id, turn),
+            offset=offset,
+            text=text,
+        )
+        with contextlib.suppress(Exception):
+            self.on_delta.delta(delta)
+
+    def _flush(self, agent: str) -> None:
+        if self.on_delta is not None:
+            with contextlib.suppress(Exception):  # deltas never fail a step (see run_step)
+                self.on_delta.flush()
 
     def _starting(self, agent: str, purpose: str) -> None:
         """The meter's hook, just before a model call goes out: the caller notes it (the usage ledger)."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from pydantic import BaseModel
 from runtime_core.llm.meter import EXTENSION
 from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.script import Script, ScriptedReply
+from runtime_core.llm.streaming import STREAM_OFF, STREAM_ON
 from runtime_core.workflow.spec import TERMINATE_TARGET, USER_TARGET
 
 SCRIPTED_KEY = "sk-scripted-offline-model-" + "0" * 32  # passes AG2's key-shape check, reaches no one
@@ -60,9 +63,14 @@ class ScriptedModel(ModelProvider):
     name = "scripted"
     max_retries = 0
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, *, chunk_chars: int = 4, pace: float = 0.0) -> None:
+        """A request asking for a stream (``llm.streaming``) gets the reply's text in pieces of
+        ``chunk_chars`` characters (about a token each), ``pace`` seconds apart (0 in tests; the bench sets a
+        model-like rate)."""
         self.script = script
         self.requests: list[RecordedRequest] = []
+        self.chunk_chars = max(1, chunk_chars)
+        self.pace = pace
 
     def transport(self) -> httpx.BaseTransport:
         return httpx.MockTransport(self._handle)
@@ -88,10 +96,12 @@ class ScriptedModel(ModelProvider):
         if reply is None:
             raise ScriptExhausted(agent, call)
         payload = json.loads(body) if body else {}
+        # A prompt costs the same streamed or not: the stream request's extra fields are not prompt tokens.
+        prompt_tokens = _tokens(body.replace(STREAM_ON.decode(), STREAM_OFF.decode()))
         message = _message(reply, payload, agent, call)
         completion_tokens = _tokens(json.dumps(message))
         self.requests[-1] = self.requests[-1].model_copy(
-            update={"prompt_tokens": _tokens(body), "completion_tokens": completion_tokens}
+            update={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
         )
         data = {
             "id": f"chatcmpl-scripted-{agent}-{call}",
@@ -107,12 +117,45 @@ class ScriptedModel(ModelProvider):
                 }
             ],
             "usage": {
-                "prompt_tokens": _tokens(body),
+                "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
-                "total_tokens": _tokens(body) + completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if payload.get("stream"):
+            return httpx.Response(
+                200,
+                headers={"content-type": "text/event-stream"},
+                content=self._stream(data, bool((payload.get("stream_options") or {}).get("include_usage"))),
+            )
+        if self.pace:
+            # A paced model takes as long to answer whole as to stream: the bench compares the two.
+            time.sleep(self.pace * -(-len(message.get("content") or "") // self.chunk_chars))
         return httpx.Response(200, json=data)
+
+    def _stream(self, data: dict[str, Any], include_usage: bool) -> Iterator[bytes]:
+        """The completion as OpenAI streams it: role, text pieces, tool calls, the finish, then usage."""
+        head = {key: data[key] for key in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        choice = data["choices"][0]
+        message = choice["message"]
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            body = head | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        text = message.get("content") or ""
+        began = time.monotonic()
+        for index, start in enumerate(range(0, len(text), self.chunk_chars)):
+            if self.pace:  # on a schedule from the first piece: sleeps' overshoots do not add up
+                time.sleep(max(0.0, began + (index + 1) * self.pace - time.monotonic()))
+            yield chunk({"content": text[start : start + self.chunk_chars]})
+        for index, call in enumerate(message.get("tool_calls") or []):
+            yield chunk({"tool_calls": [{"index": index, **call}]})
+        yield chunk({}, choice["finish_reason"])
+        if include_usage:
+            yield b"data: " + json.dumps(head | {"choices": [], "usage": data["usage"]}).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
 
 
 def _tokens(text: str) -> int:

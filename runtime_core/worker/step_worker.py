@@ -34,6 +34,7 @@ from runtime_core.store.protocol import Claim, ClaimRefused, LeaseLost, NextStep
 from runtime_core.telemetry import runtime_logger
 from runtime_core.worker.decision import Decision, decide, has_work, progress
 from runtime_core.worker.heartbeat import Heartbeat
+from runtime_core.worker.live_text import LiveText
 from runtime_core.worker.outbox import carry_out, post_to_session
 from runtime_core.workflow import Workflow
 
@@ -252,6 +253,7 @@ class StepWorker:
             deadline=model_deadline,
             on_model_call=ledger,
             on_model_request=noted,
+            on_delta=LiveText(self.services, claim.tenant, claim.session_id, self.callback_url),
         )
 
     def _workflow(self, state: SessionState) -> Workflow | None:

@@ -85,6 +85,8 @@ class Orchestrator(Strict):
     """Default model settings for every agent."""
     visible_agents: list[Identifier] | None = None
     """Agents whose messages reach the user; every agent's when unset."""
+    streaming: bool = True
+    """Stream agents' replies to clients as they are written (text_delta messages); false: whole replies."""
     termination_keywords: list[str] = Field(default_factory=list)
     """A reply containing one of these (exact, case-sensitive) ends the run."""
 
@@ -115,6 +117,8 @@ class Agent(Strict):
     """Name of a model in structured_outputs.yaml the agent's replies must follow."""
     max_consecutive_auto_reply: Annotated[int, Field(ge=0)] | None = None
     """Most replies in a row without another speaker."""
+    streaming: bool | None = None
+    """Stream this agent's replies as they are written; the orchestrator's streaming when unset."""
 
 
 class AgentsFile(Strict):
