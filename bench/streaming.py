@@ -26,13 +26,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime_core.deltas import DeltaCoalescer, TextDelta  # noqa: E402
-from runtime_core.engine.step import run_step  # noqa: E402
-from runtime_core.llm.script import Script  # noqa: E402
-from runtime_core.llm.scripted import ScriptedModel  # noqa: E402
-from runtime_core.session import SessionState, UserInput, new_session  # noqa: E402
-from runtime_core.transport.framing import encode  # noqa: E402
-from runtime_core.workflow import Workflow, load_workflow  # noqa: E402
+from runtime_core.deltas import DeltaCoalescer, TextDelta
+from runtime_core.engine.step import run_step
+from runtime_core.llm.script import Script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.session import SessionState, UserInput, new_session
+from runtime_core.transport.framing import encode
+from runtime_core.workflow import Workflow, load_workflow
 
 SENTENCE = "Lisbon in early June is warm and bright, with long evenings by the river. "
 REPLY = (SENTENCE * 14)[:1000]
@@ -71,7 +71,11 @@ def _once(workflow: Workflow, state: SessionState, pace: float, streaming: bool)
     start = time.perf_counter()
     sink = Sink(start) if streaming else None
     result = run_step(
-        state, workflow, model, UserInput(kind="message", input_id="m1", text="June in Lisbon?"), on_delta=sink
+        state,
+        workflow,
+        model,
+        UserInput(kind="message", input_id="m1", text="June in Lisbon?"),
+        on_delta=sink,
     )
     end = time.perf_counter() - start
     assert any(getattr(e, "content", None) == REPLY for e in result.events)
