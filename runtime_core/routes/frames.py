@@ -9,6 +9,7 @@ the next step honours (a step already calling the model finishes first).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from runtime_core.protocol import (
@@ -23,12 +24,13 @@ from runtime_core.protocol import (
     UserMessageFrame,
     parse_frame,
 )
+from runtime_core.queue.message import answering_frame
 from runtime_core.routes import session_frames
 from runtime_core.routes.common import connection_id_of, endpoint_of, frame_body, post, request_id_of
 from runtime_core.routes.refusal import Refusal
 from runtime_core.services import Services, get_services
 from runtime_core.session import Tenant
-from runtime_core.telemetry import bind_invocation, runtime_logger, unbind_invocation
+from runtime_core.telemetry import bind_invocation, runtime_logger, tracing, unbind_invocation
 from runtime_core.transport.framing import Message
 
 
@@ -39,8 +41,11 @@ def on_frame(event: dict[str, Any], context: Any) -> dict[str, Any]:
         bind_invocation(log, connection_id=connection_id, request_id=request_id_of(context))
         services = get_services()
         endpoint = endpoint_of(services, event)
-        replies = _replies(services, event, connection_id)
-        post(services, endpoint, connection_id, replies)
+        # Steps this frame queues carry its arrival time (FrameToFirstEvent) and this span's trace context.
+        with answering_frame(_received_at(event)), tracing.span("mozaiks.frame", kind="server") as span:
+            replies = _replies(services, event, connection_id)
+            post(services, endpoint, connection_id, replies)
+            span.set_attribute("mozaiks.replies", len(replies))
         return {"statusCode": 200}
     except Exception:
         # Only reached when even the error reply could not be posted (no endpoint, store down while
@@ -49,6 +54,17 @@ def on_frame(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 500}
     finally:
         unbind_invocation(log)
+        tracing.flush()
+
+
+def _received_at(event: dict[str, Any]) -> float:
+    """When API Gateway received the frame (epoch seconds), else now: a value far from now (a replayed
+    sample event, a skewed clock) would only distort the metric."""
+    now = time.time()
+    epoch_ms = (event.get("requestContext") or {}).get("requestTimeEpoch")
+    if isinstance(epoch_ms, int | float) and now - 300 <= epoch_ms / 1000 <= now + 5:
+        return float(epoch_ms) / 1000
+    return now
 
 
 def _replies(services: Services, event: dict[str, Any], connection_id: str) -> list[Message]:

@@ -7,11 +7,12 @@ from runtime_core.telemetry.logger import (
     runtime_logger,
     unbind_invocation,
 )
-from runtime_core.telemetry.metrics import StepMetrics, build_metrics, record_step_metrics
+from runtime_core.telemetry.metrics import StepMetrics, StepTimings, build_metrics, record_step_metrics
 
 __all__ = [
     "CORRELATION_KEYS",
     "StepMetrics",
+    "StepTimings",
     "bind_invocation",
     "build_logger",
     "build_metrics",

@@ -4,6 +4,11 @@ Dimensions are ``workflow`` and ``app_id`` only: every distinct dimension combin
 custom metric, so user and session ids go into the EMF document as metadata (searchable in Logs Insights, not
 metrics). Powertools' automatic ``service`` dimension is switched off for the same reason (the function name
 is in the logs). ``POWERTOOLS_DEV=true`` or ``POWERTOOLS_METRICS_DISABLED=true`` silently disable all of this.
+
+``StepDuration`` is the engine's time only (the model work of the step). What a user feels is in the other
+timings: ``QueueWait`` (enqueue to claim), ``StepEndToEnd`` (claim to the last post), ``FrameToFirstEvent``
+(the client frame's arrival at API Gateway to the first post of the step it caused), and what the step
+posted (``Posts``, ``PostedBytes``). docs/observability.md describes each.
 """
 
 from __future__ import annotations
@@ -16,6 +21,18 @@ from runtime_core.session import UsageTotals
 
 # EMF drops dimension values longer than this; a longer app id would lose the step's metrics entirely.
 _MAX_DIMENSION = 250
+
+
+class StepTimings(BaseModel):
+    """What a step cost the user besides the engine's time; None where it was not measured."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queue_wait_ms: float | None = Field(default=None, ge=0)
+    end_to_end_ms: float | None = Field(default=None, ge=0)
+    frame_to_first_event_ms: float | None = Field(default=None, ge=0)
+    posts: int = Field(default=0, ge=0)
+    posted_bytes: int = Field(default=0, ge=0)
 
 
 class StepMetrics(BaseModel):
@@ -31,6 +48,7 @@ class StepMetrics(BaseModel):
     error: str | None = None
     user_id: str | None = None
     session_id: str | None = None
+    timings: StepTimings | None = None
 
 
 def build_metrics(namespace: str) -> Metrics:
@@ -48,6 +66,7 @@ def record_step_metrics(
     *,
     user_id: str | None = None,
     session_id: str | None = None,
+    timings: StepTimings | None = None,
 ) -> None:
     """Emit one EMF line for one step, now.
 
@@ -62,6 +81,7 @@ def record_step_metrics(
         error=error,
         user_id=user_id,
         session_id=session_id,
+        timings=timings,
     )
     metrics.add_dimension(name="workflow", value=step.workflow[:_MAX_DIMENSION])
     metrics.add_dimension(name="app_id", value=step.app_id[:_MAX_DIMENSION])
@@ -73,6 +93,8 @@ def record_step_metrics(
     # US dollars, as the model clients report it; CloudWatch has no currency unit.
     metrics.add_metric(name="Cost", unit=MetricUnit.NoUnit, value=step.usage.cost)
     metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=step.duration_ms)
+    if step.timings is not None:
+        _add_timings(metrics, step.timings)
     if step.user_id is not None:
         metrics.add_metadata(key="user_id", value=step.user_id)
     if step.session_id is not None:
@@ -83,3 +105,15 @@ def record_step_metrics(
     # Powertools skips its own clear when metrics are disabled (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV):
     # without this, a warm container would pile up every step's values.
     metrics.clear_metrics()
+
+
+def _add_timings(metrics: Metrics, timings: StepTimings) -> None:
+    for name, value in (
+        ("QueueWait", timings.queue_wait_ms),
+        ("StepEndToEnd", timings.end_to_end_ms),
+        ("FrameToFirstEvent", timings.frame_to_first_event_ms),
+    ):
+        if value is not None:
+            metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+    metrics.add_metric(name="Posts", unit=MetricUnit.Count, value=timings.posts)
+    metrics.add_metric(name="PostedBytes", unit=MetricUnit.Bytes, value=timings.posted_bytes)

@@ -92,8 +92,13 @@ class ManagementApiPoster:
     def post(self, connection_id: str, messages: Sequence[Message]) -> PostOutcome:
         encoded = [encode(m) for m in messages]
         posts, gone = self._deliver(connection_id, encoded, self.max_post_bytes)
+        delivered = 0 if gone else sum(e.size for e in encoded)
         return PostOutcome(
-            connection_id=connection_id, posts=posts, messages=0 if gone else len(encoded), gone=gone
+            connection_id=connection_id,
+            posts=posts,
+            messages=0 if gone else len(encoded),
+            bytes=delivered,
+            gone=gone,
         )
 
     def _deliver(self, connection_id: str, messages: list[Encoded], limit: int) -> tuple[int, bool]:

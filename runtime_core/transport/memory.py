@@ -37,7 +37,12 @@ class InMemoryPoster:
                 return PostOutcome(connection_id=connection_id, posts=posts, gone=True)
             posts += 1
             self.total_posts += 1
-        return PostOutcome(connection_id=connection_id, posts=posts, messages=len(encoded))
+        return PostOutcome(
+            connection_id=connection_id,
+            posts=posts,
+            messages=len(encoded),
+            bytes=sum(e.size for e in encoded),
+        )
 
     def _deliver(self, connection_id: str, payload: str) -> bool:
         if self._send is not None:

@@ -17,6 +17,8 @@ class PostOutcome(BaseModel):
     # Successful posts (API calls that delivered a payload) and how many messages they carried.
     posts: int = 0
     messages: int = 0
+    # Bytes of the messages delivered (their JSON; the step metrics' PostedBytes).
+    bytes: int = 0
     # The client left (410): the caller deletes the connection record and does not retry. Nothing is lost:
     # every session event is stored and replayed when the client resumes.
     gone: bool = False

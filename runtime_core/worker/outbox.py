@@ -9,6 +9,7 @@ a second enqueue a no-op in SQS and a stale message for the worker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,9 @@ class PostReport(BaseModel):
     connections: int = 0
     posts: int = 0
     gone: int = 0
+    bytes: int = 0
+    # Epoch seconds when the first post call delivered (the step metrics' FrameToFirstEvent ends there).
+    first_post_at: float | None = None
 
 
 def post_to_session(
@@ -58,6 +62,9 @@ def post_to_session(
             runtime_logger().warning("post failed", extra={"connection_id": connection_id, "code": exc.code})
             continue
         report.posts += outcome.posts
+        report.bytes += outcome.bytes
+        if outcome.posts and report.first_post_at is None:
+            report.first_post_at = time.time()
         if outcome.gone:
             report.gone += 1
             store.delete_connection(connection_id)

@@ -21,10 +21,12 @@ from runtime_core.queue import StepMessage, reset_visibility
 from runtime_core.services import Services, get_services
 from runtime_core.session import UsageTotals
 from runtime_core.telemetry import (
+    StepTimings,
     bind_invocation,
     build_metrics,
     record_step_metrics,
     runtime_logger,
+    tracing,
     unbind_invocation,
 )
 from runtime_core.worker.models import provider_for
@@ -50,6 +52,7 @@ def _emitter(services: Services) -> Any:
         duration_ms: float,
         error: str | None,
         message: StepMessage,
+        timings: StepTimings | None,
     ) -> None:
         record_step_metrics(
             metrics,
@@ -60,6 +63,7 @@ def _emitter(services: Services) -> Any:
             error,
             user_id=message.user_id,
             session_id=message.session_id,
+            timings=timings,
         )
 
     return emit
@@ -126,3 +130,5 @@ def on_sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(process_partial_response(event, _Records(context), processor, context))
     finally:
         unbind_invocation(log)
+        # Spans are exported before Lambda may freeze the container (no-op with tracing off).
+        tracing.flush()

@@ -25,20 +25,20 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from runtime_core import faults
-from runtime_core.events import ErrorEvent, Event, RunCompleted
+from runtime_core.events import ErrorEvent
 from runtime_core.protocol import ErrorReply
 from runtime_core.queue import StepMessage
 from runtime_core.services import Services
 from runtime_core.session import SessionState, SessionStatus, Tenant, UsageRecord, UsageTotals, UserInput
 from runtime_core.store.protocol import Claim, ClaimRefused, LeaseLost, NextStep, Outbox
-from runtime_core.telemetry import runtime_logger
+from runtime_core.telemetry import runtime_logger, tracing
 from runtime_core.worker.decision import Decision, decide, has_work, progress
 from runtime_core.worker.heartbeat import Heartbeat
 from runtime_core.worker.live_text import LiveText
+from runtime_core.worker.observe import MetricsSink, StepClock, step_span
 from runtime_core.worker.outbox import carry_out, post_to_session
+from runtime_core.worker.results import refusal, report_unconsumed
 from runtime_core.workflow import Workflow
-
-MetricsSink = Callable[[str, str, UsageTotals, float, str | None, StepMessage], None]
 
 
 class StepReport(BaseModel):
@@ -57,6 +57,10 @@ class StepReport(BaseModel):
     heartbeats: int = 0
     # The step failed exactly as the stored attempt had: nothing was stored (the client got an error reply).
     failed_again: bool = False
+    # What the metrics report (``worker.observe``): the engine's time, the error code, the step's usage.
+    engine_ms: float = 0.0
+    error: str | None = None
+    usage: UsageTotals = UsageTotals()
 
 
 class StepWorker:
@@ -89,16 +93,26 @@ class StepWorker:
     ) -> StepReport:
         """One delivery. ``deadline``: ``time.monotonic()`` at which the invocation is killed (Lambda's
         remaining time); the model work must end ``margin_seconds`` before it."""
+        clock = StepClock(message)
+        with step_span(message, clock) as span:
+            report = self._deliver(message, receipt, deadline, clock)
+            span.set_attributes({"mozaiks.step.action": report.action, "mozaiks.step.events": report.events})
+        return report
+
+    def _deliver(
+        self, message: StepMessage, receipt: str | None, deadline: float | None, clock: StepClock
+    ) -> StepReport:
         store = self.services.store
         tenant = Tenant(app_id=message.app_id, user_id=message.user_id)
-        claim = store.claim(
-            tenant,
-            message.session_id,
-            self.owner,
-            lease_seconds=self.lease_seconds,
-            receipt=receipt,
-            delivering=message.dedup_id,
-        )
+        with tracing.span("mozaiks.claim"):
+            claim = store.claim(
+                tenant,
+                message.session_id,
+                self.owner,
+                lease_seconds=self.lease_seconds,
+                receipt=receipt,
+                delivering=message.dedup_id,
+            )
         if isinstance(claim, ClaimRefused):
             # Missing, finished, or another delivery holds the lease (it chains the next step itself).
             return StepReport(
@@ -117,8 +131,15 @@ class StepWorker:
             return report
         result, outbox = outcome
         faults.point("after_commit")
-        posted = post_to_session(self.services, tenant, message.session_id, result.events, self.callback_url)
+        with tracing.span("mozaiks.post", {"mozaiks.events": len(result.events)}):
+            posted = post_to_session(
+                self.services, tenant, message.session_id, result.events, self.callback_url
+            )
         report.connections, report.posts, report.gone = posted.connections, posted.posts, posted.gone
+        workflow, timings = claim.state.workflow_name, clock.timings(posted)
+        self.on_metrics(
+            workflow, tenant.app_id, report.usage, report.engine_ms, report.error, message, timings
+        )
         faults.point("after_post")
         if outbox.next is not None:
             self.services.queue.enqueue(
@@ -155,7 +176,7 @@ class StepWorker:
             workflow = self._workflow(state)
             if workflow is None:
                 decision = Decision(action="run", why="workflow unavailable")
-                result = _refusal(
+                result = refusal(
                     state, "workflow_unavailable", f"workflow {state.workflow_name!r} cannot be loaded"
                 )
             else:
@@ -169,7 +190,8 @@ class StepWorker:
                     store.release(claim, due_in=due, outbox_done=outbox_done)
                     return None
                 faults.point("before_model")
-                result = self._run(decision, claim, workflow, deadline)
+                with tracing.span("mozaiks.engine", {"gen_ai.operation.name": "invoke_agent"}):
+                    result = self._run(decision, claim, workflow, deadline)
             duration_ms = (time.perf_counter() - started) * 1000
             report.action = "cancel" if decision.action == "cancel" else "run"
             report.why, report.status = decision.why, result.state.status.value
@@ -179,7 +201,7 @@ class StepWorker:
             consumed, refused = _inputs_outcome(decision, result)
             leftover = [p for p in pending if p.input_id not in consumed + refused]
             if result.state.status.is_final and leftover:
-                _report_unconsumed(result, leftover)
+                report_unconsumed(result, leftover)
                 refused += [p.input_id for p in leftover]
             report.events = len(result.events)
             waiting_with_input = result.state.status == SessionStatus.awaiting_input and bool(
@@ -198,18 +220,18 @@ class StepWorker:
                 receipt=receipt,
             )
             faults.point("before_commit")
-            store.commit(
-                claim,
-                result.state,
-                result.new_messages,
-                result.events,
-                result.usage,
-                consumed,
-                refused_input_ids=refused,
-                outbox=outbox,
-                # Written call by call by the ledger callback (see _run).
-                usage_recorded=True,
-            )
+            with tracing.span("mozaiks.commit", {"mozaiks.messages": len(result.new_messages)}):
+                store.commit(
+                    claim,
+                    result.state,
+                    result.new_messages,
+                    result.events,
+                    result.usage,
+                    consumed,
+                    refused_input_ids=refused,
+                    outbox=outbox,
+                    usage_recorded=True,  # written call by call by the ledger callback (see _run)
+                )
         except LeaseLost:
             runtime_logger().warning("lease lost before commit; another delivery owns the session")
             report.action, report.why = "lost", "lease lost"
@@ -217,10 +239,8 @@ class StepWorker:
         except Exception as exc:
             self._fail(claim, message, state, exc, (time.perf_counter() - started) * 1000)
             raise
-        error = next((e.code for e in result.events if isinstance(e, ErrorEvent)), None)
-        self.on_metrics(
-            state.workflow_name, message.app_id, UsageTotals().add(result.usage), duration_ms, error, message
-        )
+        report.error = next((e.code for e in result.events if isinstance(e, ErrorEvent)), None)
+        report.engine_ms, report.usage = duration_ms, UsageTotals().add(result.usage)
         return result, outbox
 
     def _run(self, decision: Decision, claim: Claim, workflow: Workflow, deadline: float | None) -> Any:
@@ -315,6 +335,7 @@ class StepWorker:
             duration_ms,
             "step_failed_again",
             message,
+            None,
         )
 
     def _fail(
@@ -337,7 +358,7 @@ class StepWorker:
         except Exception:
             runtime_logger().exception("could not post the failure notice")
         self.on_metrics(
-            state.workflow_name, message.app_id, UsageTotals(), duration_ms, "step_failed", message
+            state.workflow_name, message.app_id, UsageTotals(), duration_ms, "step_failed", message, None
         )
 
 
@@ -367,38 +388,3 @@ def _inputs_outcome(decision: Decision, result: Any) -> tuple[list[str], list[st
     if result.state.error is not None:
         return [], []
     return [input_id], []
-
-
-def _report_unconsumed(result: Any, leftover: list[UserInput]) -> None:
-    """The run ended with inputs still queued: say so for each (before the closing event), never drop them."""
-    events: list[Event] = list(result.events)
-    closing = events.pop() if events and isinstance(events[-1], RunCompleted) else None
-    # The step's events are numbered without gaps up to last_event_seq.
-    seq = result.state.last_event_seq - (1 if closing is not None else 0)
-    for pending in leftover:
-        seq += 1
-        events.append(
-            ErrorEvent(
-                session_id=result.state.session_id,
-                seq=seq,
-                code="input_not_consumed",
-                message=f"the run ended before input {pending.input_id!r} was used; it was not processed",
-                recoverable=False,
-                input_id=pending.input_id,
-            )
-        )
-    if closing is not None:
-        seq += 1
-        events.append(closing.model_copy(update={"seq": seq}))
-    result.events = events
-    result.state.last_event_seq = seq
-
-
-def _refusal(state: SessionState, code: str, message: str) -> Any:
-    from runtime_core.engine.step import StepResult
-
-    new_state = state.model_copy(deep=True)
-    new_state.last_event_seq += 1
-    new_state.error = message
-    event = ErrorEvent(session_id=state.session_id, seq=new_state.last_event_seq, code=code, message=message)
-    return StepResult(state=new_state, events=[event])

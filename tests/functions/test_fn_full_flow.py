@@ -119,6 +119,8 @@ def test_customer_support_end_to_end(
         assert directive["Namespace"] == "MozaiksTest"
         assert directive["Dimensions"] == [["workflow", "app_id"]]
         units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+        # FrameToFirstEvent only for a step a client frame caused (not for one a worker chained).
+        frame = {"FrameToFirstEvent": "Milliseconds"} if "FrameToFirstEvent" in record else {}
         assert units == {
             "Steps": "Count",
             "Errors": "Count",
@@ -127,10 +129,19 @@ def test_customer_support_end_to_end(
             "CompletionTokens": "Count",
             "Cost": "None",
             "StepDuration": "Milliseconds",
+            "QueueWait": "Milliseconds",
+            "StepEndToEnd": "Milliseconds",
+            "Posts": "Count",
+            "PostedBytes": "Bytes",
+            **frame,
         }
+        assert (record["Posts"][0] > 0) == (record["PostedBytes"][0] > 0)
         assert record["workflow"] == "CustomerSupport" and record["app_id"] == "app-1"
         assert record["session_id"] == session_id and record["user_id"] == "user-1"
         assert record["Steps"] == [1.0] and record["Errors"] == [0.0]
+    assert [r["Posts"][0] for r in records] == [r.posts for r in ran]
+    # The start and the two messages each caused the step that answered them.
+    assert sum("FrameToFirstEvent" in r for r in records) == 3
     assert sum(r["ModelCalls"][0] for r in records) == state.usage.calls == 5
     assert sum(r["PromptTokens"][0] for r in records) == state.usage.prompt_tokens
     assert store.usage.count_documents({"session_id": session_id, "app_id": "app-1"}) == 5

@@ -103,3 +103,57 @@ def test_disabled_metrics_do_not_pile_up_in_a_warm_container(
         record_step_metrics(metrics, "W", "app-1", USAGE, 1.0)
         assert metrics.metric_set == {}
     assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_what_the_user_waited_for_is_in_the_same_line(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runtime_core.telemetry import StepTimings
+
+    timings = StepTimings(queue_wait_ms=40.0, end_to_end_ms=250.0, posts=2, posted_bytes=3072)
+    record_step_metrics(metrics, "W", "app-1", USAGE, 120.0, session_id="s-1", timings=timings)
+    [line] = emf_lines(capsys.readouterr().out)
+    [directive] = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["workflow", "app_id"]]
+    units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert {k: units[k] for k in ("QueueWait", "StepEndToEnd", "Posts", "PostedBytes")} == {
+        "QueueWait": "Milliseconds",
+        "StepEndToEnd": "Milliseconds",
+        "Posts": "Count",
+        "PostedBytes": "Bytes",
+    }
+    # Not measured (a chained step has no client frame): absent, never a made-up 0.
+    assert "FrameToFirstEvent" not in units and "FrameToFirstEvent" not in line
+    assert (line["QueueWait"], line["StepEndToEnd"], line["Posts"], line["PostedBytes"]) == (
+        [40.0],
+        [250.0],
+        [2.0],
+        [3072.0],
+    )
+    assert line["StepDuration"] == [120.0]  # the engine's time stays what it was
+
+
+def test_the_step_clock_measures_from_the_message() -> None:
+    import time
+
+    from runtime_core.queue import StepMessage
+    from runtime_core.worker.observe import StepClock
+    from runtime_core.worker.outbox import PostReport
+
+    now = time.time()
+    chained = StepMessage(
+        session_id="s", app_id="a", user_id="u", reason="continue", dedup_id="d", enqueued_at=now - 2.0
+    )
+    clock = StepClock(chained)
+    assert 2000.0 <= clock.queue_wait_ms <= 60_000.0  # type: ignore[operator]
+    timings = clock.timings(PostReport(posts=3, bytes=900, first_post_at=now))
+    assert (timings.posts, timings.posted_bytes, timings.frame_to_first_event_ms) == (3, 900, None)
+
+    # A sender's clock ahead of the worker's never gives a negative wait.
+    skewed = chained.model_copy(update={"enqueued_at": now + 30.0, "frame_at": now - 1.5})
+    clock = StepClock(skewed)
+    assert clock.queue_wait_ms == 0.0
+    first = clock.timings(PostReport(posts=1, bytes=10, first_post_at=now)).frame_to_first_event_ms
+    assert first == pytest.approx(1500.0)
+    # Nothing posted: no first event to measure to.
+    assert clock.timings(PostReport()).frame_to_first_event_ms is None
