@@ -122,15 +122,20 @@ async def _correlate(request: Request, call_next: Any) -> Any:
         unbind_invocation(log)
 
 
-def tenant(request: Request) -> Tenant:
+def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         from runtime_core.auth import AuthReason
 
         raise Unauthorized(AuthError(AuthReason.missing_token, "send Authorization: Bearer <jwt>"))
+    return token.strip()
+
+
+def tenant(request: Request) -> Tenant:
+    token = _bearer(request)
     try:
-        verified: Tenant = get_services().verifier.verify(token.strip())
+        verified: Tenant = get_services().verifier.verify(token)
     except AuthError as err:
         raise Unauthorized(err) from None
     runtime_logger().append_keys(app_id=verified.app_id)
@@ -157,6 +162,26 @@ def _owned(caller: Tenant, session_id: str) -> SessionState:
 @app.get("/health")
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+class TokenStatus(BaseModel):
+    valid: bool
+    app_id: str
+    user_id: str
+    # When connections opened with it are closed (exp plus the accepted clock skew).
+    expires_at: datetime
+
+
+@app.get("/token")
+def check_token(request: Request) -> TokenStatus:
+    """What a page asks when its socket would not open: a browser cannot read the upgrade's status, so
+    "401 expired" here (the same reasons and statuses as $connect) tells a stale token from an outage."""
+    token = _bearer(request)
+    try:
+        verified, expires_at = get_services().verifier.verify_until(token)
+    except AuthError as err:
+        raise Unauthorized(err) from None
+    return TokenStatus(valid=True, app_id=verified.app_id, user_id=verified.user_id, expires_at=expires_at)
 
 
 def _describe(name: str) -> WorkflowInfo:

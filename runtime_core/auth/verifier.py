@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -48,8 +49,16 @@ class TokenVerifier:
             raise ValueError("JwtSettings has no secret, public key or JWKS URL")
 
     def verify(self, token: str) -> Tenant:
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Tenant, datetime]:
+        """The tenant, and the moment the token stops being accepted (``exp`` plus the leeway): a connection
+        opened with it is closed then."""
         claims = self.decode(token)
-        return tenant_from_claims(claims, self.settings.app_id_claim, self.settings.user_id_claim)
+        tenant = tenant_from_claims(claims, self.settings.app_id_claim, self.settings.user_id_claim)
+        # decode() required exp and checked it is a number in the future.
+        expires = datetime.fromtimestamp(float(claims["exp"]), UTC)
+        return tenant, expires + timedelta(seconds=self.settings.leeway_seconds)
 
     def decode(self, token: str) -> dict[str, Any]:
         s = self.settings

@@ -243,14 +243,19 @@ class Turn:
         from autogen.agentchat.groupchat import NoEligibleSpeakerError
 
         transfer = self._transfer_target()
+        origin = self.new_messages[-1].speaker if self.new_messages else last_speaker.name
         try:
             chosen = self.chat.select_next(last_speaker, self.state.started)
         except NoEligibleSpeakerError:
             self.state.started = True
+            # The end is a handoff too (to "terminate"): reported like one, before run_completed.
+            if transfer is not None:
+                self.out.emit(Handoff, from_agent=transfer[0], to="terminate", reason=f"llm: {transfer[1]}")
+            elif not self.handoff_reported and origin in {a.name for a in self.compiled.agents}:
+                self.out.emit(Handoff, from_agent=origin, to="terminate", reason="after_work")
             self._complete("completed", "the workflow reached a terminate target")
         self.state.started = True
         self.state.next_speaker = chosen.name
-        origin = self.new_messages[-1].speaker if self.new_messages else last_speaker.name
         if transfer is not None:
             self.out.emit(Handoff, from_agent=transfer[0], to=chosen.name, reason=f"llm: {transfer[1]}")
         elif not self.handoff_reported and self._is_after_work(origin, chosen.name):

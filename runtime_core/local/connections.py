@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # A client that stops reading must not hold a step worker forever; API Gateway gives up too.
 SEND_TIMEOUT_SECONDS = 30.0
+# Close codes for the reasons the server closes a socket (API Gateway's DELETE @connections sends none).
+CLOSE_CODES = {"token_expired": 4401}
+NORMAL_CLOSURE = 1000
 
 
 class OpenSocket:
@@ -37,6 +40,18 @@ class OpenSocket:
                 await self.websocket.send_text(payload)
             except Exception:  # any transport failure means the client is gone, as a 410 would
                 self.closed = True
+                return False
+            return True
+
+    async def close(self, code: int, reason: str) -> bool:
+        # Under the lock: a post being written goes out whole before the close frame.
+        async with self.lock:
+            if self.closed:
+                return False
+            self.closed = True
+            try:
+                await self.websocket.close(code=code, reason=reason)
+            except Exception:  # already gone
                 return False
             return True
 
@@ -66,6 +81,19 @@ class ConnectionRegistry:
     def __len__(self) -> int:
         with self._lock:
             return len(self._sockets)
+
+    def close_socket(self, connection_id: str, reason: str) -> bool:
+        """Close a socket from the server's side, as DELETE @connections does (the poster's ``close``)."""
+        with self._lock:
+            socket = self._sockets.get(connection_id)
+        if socket is None or socket.closed:
+            return False
+        code = CLOSE_CODES.get(reason, NORMAL_CLOSURE)
+        try:
+            future: Future[bool] = asyncio.run_coroutine_threadsafe(socket.close(code, reason), socket.loop)
+            return future.result(timeout=self._send_timeout)
+        except Exception:
+            return False
 
     def send(self, connection_id: str, payload: str) -> bool:
         """Write one post; False when the socket is closed or unknown (the poster treats that as 410)."""

@@ -41,6 +41,7 @@ from runtime_core.local.lifecycle import (
     StoppableServer,
 )
 from runtime_core.local.server import API_PREFIX, WS_PATH, LocalGateway, create_app
+from runtime_core.local.upgrade import UpgradeProtocol, allow_long_header_lines
 from runtime_core.queue.local import DEFAULT_STEP_WORKERS, LocalStepQueue
 
 if TYPE_CHECKING:
@@ -179,7 +180,11 @@ def serve(
         registry = ConnectionRegistry()
         from runtime_core.config import FrameSettings
 
-        poster = InMemoryPoster(send=registry.send, max_post_bytes=FrameSettings.from_env().max_post_bytes)
+        poster = InMemoryPoster(
+            send=registry.send,
+            close=registry.close_socket,
+            max_post_bytes=FrameSettings.from_env().max_post_bytes,
+        )
         queue = LocalStepQueue(StepDelivery(handlers.worker), workers=options.step_workers)
         shared = local_store.store
         services = Services(
@@ -211,9 +216,11 @@ def serve(
         for runner in runners:
             runner.start()
 
+        allow_long_header_lines()
         config = uvicorn.Config(
             app,
-            ws="websockets-sansio",
+            # uvicorn's websockets-sansio protocol, answering upgrades it cannot read (local/upgrade.py).
+            ws=UpgradeProtocol,
             ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
             log_level=options.log_level,
             lifespan="off",

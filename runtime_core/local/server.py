@@ -143,6 +143,7 @@ class LocalGateway:
         )
         await websocket.accept(subprotocol=subprotocol)
         self.registry.open(info.connection_id, websocket)
+        expiry = asyncio.create_task(self._close_at_expiry(info))
         close_code, close_reason = 1005, ""
         try:
             while True:
@@ -158,6 +159,7 @@ class LocalGateway:
         except WebSocketDisconnect as exc:
             close_code, close_reason = exc.code, str(exc.reason or "")
         finally:
+            expiry.cancel()
             self.registry.close(info.connection_id)
             # Submitted before anything is awaited: a socket task cancelled at shutdown must still run it.
             try:
@@ -165,6 +167,26 @@ class LocalGateway:
             except RuntimeError:  # the pool is already shut down
                 return
             await asyncio.shield(asyncio.wrap_future(done))
+
+    async def _close_at_expiry(self, info: SocketInfo) -> None:
+        """API Gateway has no timer per connection (the sweeper closes expired ones within a minute); the
+        local server closes each socket the moment its token expires, through the same ``close_expired``."""
+        from runtime_core.routes.expiry import close_expired
+        from runtime_core.services import get_services
+
+        services = get_services()
+        record = await asyncio.wrap_future(
+            self._submit(lambda: services.store.get_connection(info.connection_id))
+        )
+        if record is None or record.token_expires_at is None:
+            return
+        delay = (record.token_expires_at - services.store.now()).total_seconds()
+        await asyncio.sleep(max(delay, 0.0))
+        try:
+            close = functools.partial(close_expired, services, record, info.endpoint)
+            await asyncio.wrap_future(self._submit(close))
+        except Exception:
+            log.exception("closing %s at its token's expiry failed", info.connection_id)
 
     def _disconnect(self, info: SocketInfo, code: int, reason: str) -> None:
         try:

@@ -24,7 +24,7 @@ def on_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
         bind_invocation(log, connection_id=connection_id, request_id=request_id_of(context))
         try:
             token = extract_token(event)
-            tenant = services.verifier.verify(token.token)
+            tenant, token_expires_at = services.verifier.verify_until(token.token)
         except AuthError as err:
             log.info("connection refused", extra={"reason": str(err.reason), "status": err.status})
             return refusal_response(err)
@@ -36,6 +36,7 @@ def on_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
             tenant,
             ttl_seconds=services.settings.frames.connection_ttl_seconds,
             endpoint=endpoint_of(services, event),
+            token_expires_at=token_expires_at,
         )
         log.info("connected", extra={"token_source": token.source})
         return connect_response(token.subprotocol)

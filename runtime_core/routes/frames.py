@@ -27,9 +27,11 @@ from runtime_core.protocol import (
 from runtime_core.queue.message import answering_frame
 from runtime_core.routes import session_frames
 from runtime_core.routes.common import connection_id_of, endpoint_of, frame_body, post, request_id_of
+from runtime_core.routes.expiry import close_expired
 from runtime_core.routes.refusal import Refusal
 from runtime_core.services import Services, get_services
 from runtime_core.session import Tenant
+from runtime_core.store.protocol import Connection
 from runtime_core.telemetry import bind_invocation, runtime_logger, tracing, unbind_invocation
 from runtime_core.transport.framing import Message
 
@@ -44,7 +46,8 @@ def on_frame(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Steps this frame queues carry its arrival time (FrameToFirstEvent) and this span's trace context.
         with answering_frame(_received_at(event)), tracing.span("mozaiks.frame", kind="server") as span:
             replies = _replies(services, event, connection_id)
-            post(services, endpoint, connection_id, replies)
+            if replies:
+                post(services, endpoint, connection_id, replies)
             span.set_attribute("mozaiks.replies", len(replies))
         return {"statusCode": 200}
     except Exception:
@@ -78,6 +81,10 @@ def _replies(services: Services, event: dict[str, Any], connection_id: str) -> l
     session_id = getattr(frame, "session_id", None)
     try:
         return _route(services, frame, connection_id)
+    except TokenExpired as expired:
+        # Not handled: the client is told why, and the socket is closed (docs: "Token expiry").
+        close_expired(services, expired.connection, endpoint_of(services, event))
+        return []
     except Refusal as refusal:
         runtime_logger().info("frame refused", extra={"code": refusal.code, "reason": refusal.message})
         return [
@@ -117,8 +124,16 @@ def _route(services: Services, frame: Any, connection_id: str) -> list[Message]:
     raise Refusal("unsupported_frame", f"frame type {frame.type!r} is not handled")
 
 
+class TokenExpired(Exception):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.connection_id)
+        self.connection = connection
+
+
 def _tenant(services: Services, connection_id: str) -> Tenant:
     record = services.store.get_connection(connection_id)
     if record is None:
         raise Refusal("unknown_connection", "this connection is not registered (or expired): reconnect")
+    if record.token_expired(services.store.now()):
+        raise TokenExpired(record)
     return record.tenant

@@ -186,6 +186,12 @@ class Connection(BaseModel):
     endpoint: str | None = None
     created_at: datetime
     expires_at: datetime
+    # When the connection's token expires (its exp, plus the verifier's leeway): from then on the connection
+    # gets no frames handled and no events, and is closed (docs/websocket-protocol.md, "Token expiry").
+    token_expires_at: datetime | None = None
+
+    def token_expired(self, now: datetime) -> bool:
+        return self.token_expires_at is not None and self.token_expires_at <= now
 
 
 class SessionSummary(BaseModel):
@@ -300,6 +306,7 @@ class SessionStore(Protocol):
         tenant: Tenant,
         ttl_seconds: float | None = None,
         endpoint: str | None = None,
+        token_expires_at: datetime | None = None,
     ) -> None: ...
 
     def get_connection(self, connection_id: str) -> Connection | None: ...
@@ -308,6 +315,12 @@ class SessionStore(Protocol):
 
     def subscribe(self, tenant: Tenant, connection_id: str, session_id: str) -> None: ...
 
-    def live_connections(self, tenant: Tenant, session_id: str) -> list[str]: ...
+    def live_connections(self, tenant: Tenant, session_id: str) -> list[str]:
+        """The session's subscribers whose record and token are both still valid."""
+        ...
+
+    def expired_connections(self, limit: int = 100) -> list[Connection]:
+        """Connections whose token has expired (any tenant: the sweeper closes them), oldest expiry first."""
+        ...
 
     def close(self) -> None: ...

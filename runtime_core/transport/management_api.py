@@ -137,6 +137,21 @@ class ManagementApiPoster:
                     return posts, True
         return posts, False
 
+    def close(self, connection_id: str, reason: str) -> bool:
+        """DELETE @connections/{id}: API Gateway closes the socket (it takes no code or reason: the client
+        learns why from the ``closing`` message posted before)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code == "GoneException" or status == 410:
+                return False
+            raise PostError(code or "client_error", str(exc), status) from exc
+        return True
+
     def _send(self, connection_id: str, payload: str) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 

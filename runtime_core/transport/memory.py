@@ -10,13 +10,19 @@ from runtime_core.transport.poster import PostOutcome
 
 # Returns False when the socket is closed: treated exactly like a 410 from the Management API.
 Send = Callable[[str, str], bool]
+# Closes a socket (connection id, reason); False when it was already closed.
+Close = Callable[[str, str], bool]
 
 
 class InMemoryPoster:
     """Same framing as the Management API poster. Without ``send`` it records payloads per open connection."""
 
-    def __init__(self, send: Send | None = None, max_post_bytes: int = MAX_POST_BYTES) -> None:
+    def __init__(
+        self, send: Send | None = None, max_post_bytes: int = MAX_POST_BYTES, close: Close | None = None
+    ) -> None:
         self._send = send
+        self._close = close
+        self.closed: dict[str, str] = {}
         self.max_post_bytes = max_post_bytes
         self.open: set[str] = set()
         self.payloads: dict[str, list[str]] = {}
@@ -28,6 +34,15 @@ class InMemoryPoster:
 
     def disconnect(self, connection_id: str) -> None:
         self.open.discard(connection_id)
+
+    def close(self, connection_id: str, reason: str) -> bool:
+        if self._close is not None:
+            return self._close(connection_id, reason)
+        was_open = connection_id in self.open
+        self.open.discard(connection_id)
+        if was_open:
+            self.closed[connection_id] = reason
+        return was_open
 
     def post(self, connection_id: str, messages: Sequence[Message]) -> PostOutcome:
         encoded = [encode(m) for m in messages]

@@ -38,3 +38,8 @@ class Poster(Protocol):
     def post(self, connection_id: str, messages: Sequence[Message]) -> PostOutcome:
         """Deliver ``messages`` in order, in as few posts as the size limit allows."""
         ...
+
+    def close(self, connection_id: str, reason: str) -> bool:
+        """Close the connection from the server's side (``reason``: a protocol code such as
+        ``token_expired``); False when it was already gone."""
+        ...

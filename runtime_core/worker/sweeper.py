@@ -10,6 +10,8 @@ until the queue's visibility timeout). ``rearm`` makes such a session move again
 3. an outbox left by a dead process is carried out (its events posted, its next step queued);
 4. otherwise, if the session has work due, a ``sweep`` step is queued.
 
+The sweep also closes the connections whose token expired (``runtime_core.routes.expiry``).
+
 On AWS a scheduled function runs ``Sweeper.sweep`` every minute; ``mozaiks serve`` runs it at start and every
 few seconds. A ``resume`` calls ``rearm`` for its session at once.
 """
@@ -22,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from runtime_core.queue import StepMessage, reset_visibility
+from runtime_core.routes.expiry import close_expired_connections
 from runtime_core.services import Services
 from runtime_core.session import Tenant
 from runtime_core.store.protocol import SessionHeader
@@ -40,6 +43,8 @@ class SweepReport(BaseModel):
     idle: int = 0
     released_messages: int = 0
     failed: int = 0
+    # Connections closed because their token expired (docs/websocket-protocol.md, "Token expiry").
+    closed_connections: int = 0
 
 
 def rearm(
@@ -122,7 +127,8 @@ class Sweeper:
                 report.queued += 1
             else:
                 report.idle += 1
-        if report.due:
+        report.closed_connections = close_expired_connections(self.services, self.callback_url, self.batch)
+        if report.due or report.closed_connections:
             runtime_logger().info("sweep done", extra=report.model_dump())
         return report
 

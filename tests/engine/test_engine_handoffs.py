@@ -39,7 +39,10 @@ def test_llm_handoff_is_a_transfer_call_and_moves_the_turn(tmp_path: Path) -> No
     assert speakers(run) == ["user", "A", EXECUTOR, "B"]
     assert run.messages[1].tool_calls[0].name == "transfer_to_B_1"
     handoffs = events_of(run, "handoff")
-    assert [(h.from_agent, h.to, h.reason) for h in handoffs] == [("A", "B", "llm: transfer_to_B_1")]
+    assert [(h.from_agent, h.to, h.reason) for h in handoffs] == [
+        ("A", "B", "llm: transfer_to_B_1"),
+        ("B", "terminate", "after_work"),
+    ]
     assert run.state.status == SessionStatus.completed
     assert events_of(run, "run_completed")[0].status == "completed"
     # The transfer function was offered to A's model with the condition as its description.
@@ -74,11 +77,11 @@ def test_context_handoff_fires_on_the_context_a_tool_set(tmp_path: Path, evaluat
         # AG2's own OnContextCondition: A's next turn is the transit message, without a model call.
         assert speakers(run) == ["user", "A", EXECUTOR, "A", "B"]
         assert run.messages[3].content == "[Handing off to B]"
-        assert [h.reason for h in events_of(run, "handoff")] == ["context"]
+        assert [h.reason for h in events_of(run, "handoff")] == ["context", "after_work"]
     else:
         # The engine checks after A's turn (tool results included) and B speaks next.
         assert speakers(run) == ["user", "A", EXECUTOR, "B"]
-        assert [h.reason for h in events_of(run, "handoff")] == ["context: ${flag} == True"]
+        assert [h.reason for h in events_of(run, "handoff")] == ["context: ${flag} == True", "after_work"]
     assert [r.agent for r in model.requests] == ["A", "B"]
     assert run.state.status == SessionStatus.completed
 
@@ -96,9 +99,27 @@ def test_after_work_chain_ends_at_terminate(tmp_path: Path) -> None:
     run, _ = play(workflow, {"replies": {"A": ["a"], "B": ["b"]}})
 
     assert speakers(run) == ["user", "A", "B"]
-    assert [(h.from_agent, h.to, h.reason) for h in events_of(run, "handoff")] == [("A", "B", "after_work")]
+    assert [(h.from_agent, h.to, h.reason) for h in events_of(run, "handoff")] == [
+        ("A", "B", "after_work"),
+        ("B", "terminate", "after_work"),  # the end is reported as the handoff it is
+    ]
     assert events_of(run, "run_completed")[0].reason == "the workflow reached a terminate target"
+    assert [e.type for e in run.events if e.type != "usage"][-2:] == ["handoff", "run_completed"]
     assert run.steps == 2
+
+
+def test_content_review_reports_the_editors_handoff_to_the_end() -> None:
+    from engine_kit import example
+
+    from runtime_core.llm.script import load_script
+
+    workflow, script_path = example("ContentReview")
+    run, _ = play(workflow, load_script(script_path))
+    handoffs = [(h.from_agent, h.to, h.reason) for h in events_of(run, "handoff")]
+    assert handoffs[-1] == ("Editor", "terminate", "after_work")
+    types = [e.type for e in run.events]
+    assert types.index("run_completed") > len(types) - 1 - types[::-1].index("handoff")
+    assert run.state.status == SessionStatus.completed
 
 
 def test_handoff_to_user_waits_for_input_and_returns_to_the_agent(tmp_path: Path) -> None:

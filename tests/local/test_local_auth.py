@@ -46,6 +46,26 @@ def test_an_expired_token_is_refused(server: RunningServer) -> None:
     assert "expired" in refused.body
 
 
+@pytest.mark.parametrize("in_subprotocol", [True, False], ids=["subprotocol", "query"])
+def test_a_token_over_8_kb_is_refused_as_too_large_not_left_hanging(
+    server: RunningServer, in_subprotocol: bool
+) -> None:
+    # uvicorn's WebSocket parser stops at header lines of 8,192 bytes: without care the upgrade hangs until
+    # the client gives up. The client's open_timeout (10 s) turns a hang into a failure here.
+    claims = {"app_id": "local", "sub": "developer", "exp": int(time.time()) + 3600, "pad": "x" * 9000}
+    token = jwt.encode(claims, server.secret, algorithm="HS256")
+    assert len(token) > 8192
+    refused = _refusal(server, token, in_subprotocol=in_subprotocol)
+    assert refused.status == 401
+    assert "token_too_large" in refused.body
+
+
+def test_a_request_too_large_to_read_is_refused_with_a_status(server: RunningServer) -> None:
+    token = "a" * 100_000  # past even the raised line limit: the library refuses it (431)
+    refused = _refusal(server, token, in_subprotocol=True)
+    assert refused.status == 431
+
+
 def test_a_token_without_a_tenant_claim_is_forbidden(server: RunningServer) -> None:
     claims = {"sub": "developer", "exp": int(time.time()) + 3600}
     refused = _refusal(server, jwt.encode(claims, server.secret, algorithm="HS256"))

@@ -219,6 +219,32 @@ def test_connections(store: MongoSessionStore, clock: FakeClock) -> None:
     assert store.live_connections(TENANT, sessions[0].session_id) == []
 
 
+def test_a_connection_whose_token_expired_gets_no_events_and_is_listed_for_closing(
+    store: MongoSessionStore, clock: FakeClock
+) -> None:
+    from datetime import timedelta
+
+    state = new_state()
+    store.create_session(state)
+    soon = store.now() + timedelta(seconds=30)
+    store.put_connection("c-short", TENANT, token_expires_at=soon)
+    store.put_connection("c-long", TENANT, token_expires_at=soon + timedelta(hours=1))
+    store.put_connection("c-none", TENANT)  # written before connections kept their token's expiry
+    for cid in ("c-short", "c-long", "c-none"):
+        store.subscribe(TENANT, cid, state.session_id)
+    assert sorted(store.live_connections(TENANT, state.session_id)) == ["c-long", "c-none", "c-short"]
+    assert store.expired_connections() == []
+    clock.advance(31)
+    assert sorted(store.live_connections(TENANT, state.session_id)) == ["c-long", "c-none"]
+    expired = store.expired_connections()
+    assert [c.connection_id for c in expired] == ["c-short"]
+    # The record is still readable: $default can tell an expired token from an unknown connection.
+    record = store.get_connection("c-short")
+    assert record is not None and record.token_expired(store.now()) and record.token_expires_at == soon
+    store.delete_connection("c-short")
+    assert store.expired_connections() == []
+
+
 def test_subscriptions_are_bounded(store: MongoSessionStore) -> None:
     store.put_connection("c-1", TENANT)
     ids = []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from runtime_core.session import (
     Tenant,
@@ -25,6 +26,7 @@ class ConnectionsMixin(StoreBase):
         tenant: Tenant,
         ttl_seconds: float | None = None,
         endpoint: str | None = None,
+        token_expires_at: datetime | None = None,
     ) -> None:
         now = self.now()
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.connection_ttl_seconds
@@ -35,15 +37,17 @@ class ConnectionsMixin(StoreBase):
                 "session_ids": [],
                 "endpoint": endpoint,
                 "created_at": now,
+                # The record outlives its token (the TTL index removes it later): whoever meets it after the
+                # token expired can still tell "expired" from "unknown" and close the socket.
                 "expires_at": now + timedelta(seconds=ttl),
+                "token_expires_at": token_expires_at,
             },
             upsert=True,
         )
 
-    def get_connection(self, connection_id: str) -> Connection | None:
-        doc = self.connections.find_one({"_id": connection_id, "expires_at": {"$gt": self.now()}})
-        if doc is None:
-            return None
+    @staticmethod
+    def _connection(doc: dict[str, Any]) -> Connection:
+        token_expires_at = doc.get("token_expires_at")
         return Connection(
             connection_id=doc["_id"],
             tenant=Tenant(app_id=doc["app_id"], user_id=doc["user_id"]),
@@ -51,7 +55,18 @@ class ConnectionsMixin(StoreBase):
             endpoint=doc.get("endpoint"),
             created_at=aware(doc["created_at"]),
             expires_at=aware(doc["expires_at"]),
+            token_expires_at=aware(token_expires_at) if token_expires_at is not None else None,
         )
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        doc = self.connections.find_one({"_id": connection_id, "expires_at": {"$gt": self.now()}})
+        return None if doc is None else self._connection(doc)
+
+    def expired_connections(self, limit: int = 100) -> list[Connection]:
+        # "$ne: None" is redundant on MongoDB (null never compares with a date) but not on every engine.
+        query = {"token_expires_at": {"$ne": None, "$lte": self.now()}}
+        docs = self.connections.find(query).sort("token_expires_at", 1)
+        return [self._connection(doc) for doc in docs.limit(limit)]
 
     def delete_connection(self, connection_id: str) -> None:
         self.connections.delete_one({"_id": connection_id})
@@ -71,10 +86,17 @@ class ConnectionsMixin(StoreBase):
             raise LookupError(f"connection {connection_id!r} not found")
 
     def live_connections(self, tenant: Tenant, session_id: str) -> list[str]:
+        now = self.now()
         return [
             d["_id"]
             for d in self.connections.find(
-                {"session_ids": session_id, **tenant_filter(tenant), "expires_at": {"$gt": self.now()}},
+                {
+                    "session_ids": session_id,
+                    **tenant_filter(tenant),
+                    "expires_at": {"$gt": now},
+                    # None also matches records written before tokens expired with them.
+                    "$or": [{"token_expires_at": None}, {"token_expires_at": {"$gt": now}}],
+                },
                 {"_id": 1},
             )
         ]

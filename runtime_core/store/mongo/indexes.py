@@ -72,6 +72,12 @@ class IndexesMixin(StoreBase):
                     name="session_subscribers",
                 ),
                 IndexModel([("app_id", ASCENDING), ("user_id", ASCENDING)], name="tenant"),
+                # The sweeper's query for connections to close (documents without a token expiry stay out).
+                IndexModel(
+                    [("token_expires_at", ASCENDING)],
+                    name="token_expiry",
+                    partialFilterExpression={"token_expires_at": {"$type": "date"}},
+                ),
             ]
         )
         self.usage.create_indexes(
