@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime_core.workflow.errors import WorkflowError
-from runtime_core.workflow.loader import check_workflow
+from runtime_core.workflow.loader import check_workflow_report
 from runtime_core.workflow.spec import FILE_MODELS
 
 EXIT_OK = 0
@@ -47,12 +47,12 @@ def find_workflows(path: Path) -> list[Path]:
     return sorted(child for child in path.iterdir() if is_workflow_folder(child))
 
 
-def format_error(folder: Path, error: WorkflowError) -> str:
+def format_error(folder: Path, error: WorkflowError, kind: str = "") -> str:
     """The error with the folder prefixed to its file, so an editor or terminal can open the spot."""
     where = (folder / error.file).as_posix()
     if error.line is not None:
         where += f":{error.line}"
-    return f"{where}: {error.field or '<file>'}: {error.message}"
+    return f"{where}: {error.field or '<file>'}: {kind}{error.message}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -60,7 +60,11 @@ def _count(n: int, noun: str) -> str:
 
 
 def validate_folder(folder: Path) -> bool:
-    workflow, errors = check_workflow(folder)
+    """Print the folder's errors and warnings (warnings never make it invalid); True when it is valid."""
+    result = check_workflow_report(folder)
+    workflow = result.workflow
+    for warning in result.warnings:
+        print(format_error(folder, warning, "warning: "))
     if workflow is not None:
         counts = ", ".join(
             _count(len(items), noun)
@@ -70,11 +74,13 @@ def validate_folder(folder: Path) -> bool:
                 (workflow.tools, "tool"),
             )
         )
-        print(f"{folder.as_posix()}: OK ({workflow.name}: {counts})")
+        dialect = " original dialect," if workflow.dialect == "original" else ""
+        warned = f", {_count(len(result.warnings), 'warning')}" if result.warnings else ""
+        print(f"{folder.as_posix()}: OK ({workflow.name}:{dialect} {counts}{warned})")
         return True
-    for error in errors:
+    for error in result.errors:
         print(format_error(folder, error))
-    print(f"{folder.as_posix()}: {_count(len(errors), 'error')}")
+    print(f"{folder.as_posix()}: {_count(len(result.errors), 'error')}")
     return False
 
 

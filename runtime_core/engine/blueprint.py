@@ -148,7 +148,7 @@ def build_pattern(
         if needs_user
         else None
     )
-    after_reply = _handoffs(compiled, agents)
+    after_reply = _handoffs(compiled, agents, user)
     initial = agents[orchestrator.initial_agent or compiled.agents[0].name]
     agent_list = list(agents.values())
     group_after_work: TransitionTarget = (
@@ -226,13 +226,24 @@ def _target(to: str, agents: dict[str, ConversableAgent]) -> TransitionTarget:
 
 
 def _handoffs(
-    compiled: CompiledWorkflow, agents: dict[str, ConversableAgent]
+    compiled: CompiledWorkflow, agents: dict[str, ConversableAgent], user: ConversableAgent | None
 ) -> dict[str, list[AfterReplyCondition]]:
     after_reply: dict[str, list[AfterReplyCondition]] = {}
     for h in compiled.workflow.handoffs:
-        agent = agents[h.from_agent]
         target = _target(h.to_agent, agents)
         kind = h.kind()
+        if h.from_agent == USER_TARGET:
+            # Rules from the user decide who speaks after the user's message: AG2 reads the user agent's
+            # after-works then. Model-judged ones are loaded but not run (runtime_core.workflow.pending).
+            if user is not None and kind != ConditionType.llm:
+                condition = (
+                    ExpressionContextCondition(expression=ContextExpression(h.expression))
+                    if h.expression
+                    else None
+                )
+                user.handoffs.add_after_work(OnContextCondition(target=target, condition=condition))
+            continue
+        agent = agents[h.from_agent]
         if kind == ConditionType.llm:
             agent.handoffs.add_llm_condition(
                 OnCondition(target=target, condition=StringLLMCondition(prompt=h.condition or h.description))
@@ -260,5 +271,6 @@ def _handoffs(
                 )
             )
         else:
-            agent.handoffs.set_after_work(target)
+            # Kept after any conditional after-work of the same agent (AG2 orders them so).
+            agent.handoffs.add_after_work(OnContextCondition(target=target, condition=None))
     return after_reply

@@ -7,13 +7,32 @@ text the model produced, which the engine validates and reports as a ``structure
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from runtime_core.workflow.spec import OutputField, OutputModel
 
-_SCALARS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+_SCALARS: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "dict": dict[str, Any],
+    "list": list[Any],
+}
+# Field names pydantic keeps for itself (model_config, schema, json, copy...): such a field gets another
+# Python name and keeps its own as the alias, so the model's JSON (what the LLM writes) is unchanged.
+_RESERVED = set(dir(BaseModel))
+
+
+def python_name(name: str) -> str:
+    """The attribute name a structured-output field gets in the built model."""
+    if name in _RESERVED or name.startswith(("model_", "_")):
+        return f"field_{name.lstrip('_')}_"
+    return name
+
+
 _LIST = re.compile(r"^list\[(?P<inner>[A-Za-z_][A-Za-z0-9_]*)\]$")
 
 
@@ -37,12 +56,20 @@ def build_output_models(specs: list[OutputModel]) -> dict[str, type[BaseModel]]:
         fields: dict[str, Any] = {}
         for f in spec.fields:
             annotation = _annotation(f, lambda ref, s=(*stack, name): build(ref, s), by_name)
+            alias = f.name if python_name(f.name) != f.name else None
+            described = {"description": f.description or None, "alias": alias}
+            if f.nullable:
+                annotation = annotation | None
             if f.required:
-                fields[f.name] = (annotation, Field(description=f.description or None))
+                fields[python_name(f.name)] = (annotation, Field(**described))
             else:
-                fields[f.name] = (annotation | None, Field(default=None, description=f.description or None))
+                default = f.default if "default" in f.model_fields_set else None
+                fields[python_name(f.name)] = (annotation | None, Field(default=default, **described))
         model = create_model(
-            name, __config__=ConfigDict(extra="forbid"), __doc__=spec.description or None, **fields
+            name,
+            __config__=ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True),
+            __doc__=spec.description or None,
+            **fields,
         )
         built[name] = model
         return model
@@ -55,6 +82,8 @@ def build_output_models(specs: list[OutputModel]) -> dict[str, type[BaseModel]]:
 def _annotation(field: OutputField, ref: Any, known: dict[str, OutputModel]) -> Any:
     if field.enum:
         return Literal[tuple(field.enum)]
+    if field.type == "union":
+        return Union[tuple(_single(v, ref, known, field) for v in field.variants or [])]  # noqa: UP007
     match = _LIST.match(field.type)
     if match:
         return list[_single(match.group("inner"), ref, known, field)]

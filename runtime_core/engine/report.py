@@ -49,6 +49,14 @@ def normalize(raw: Any) -> Any:
     return json.loads(json.dumps(raw, default=str))
 
 
+def is_visible(compiled: CompiledWorkflow, agent: str) -> bool:
+    """Whether what ``agent`` produces reaches the client: orchestrator ``visible_agents`` (the original
+    dialect's ``visual_agents``) applies to its messages, tool calls, tool results and structured outputs
+    alike. Handoffs, errors and a UI tool's call stay visible: the client needs them to follow the run."""
+    visible = compiled.workflow.orchestrator.visible_agents
+    return visible is None or agent in visible
+
+
 def reply_events(
     out: Events,
     compiled: CompiledWorkflow,
@@ -59,22 +67,34 @@ def reply_events(
 ) -> bool:
     """An agent's reply: its message, its tool calls, its structured output. True if it reported a handoff."""
     content = chat.content or ""
-    visible = compiled.workflow.orchestrator.visible_agents
+    shown = is_visible(compiled, agent)
     output_model = compiled.agent(agent).output_model
     handoff = False
     if content.startswith(HANDOFF_PREFIX):
         target = content[len(HANDOFF_PREFIX) :].rstrip("]")
         out.emit(Handoff, from_agent=agent, to=target, reason="context")
         handoff = True
-    elif content and (visible is None or agent in visible) and output_model is None:
+    elif content and shown and output_model is None:
         out.emit(AgentMessage, agent=agent, content=content, turn=turn)
     for call in chat.tool_calls:
         tool = compiled.tools.get(call.name)
+        ui = tool is not None and tool.is_ui
         # A call to a tool that does not exist is reported too: the client sees what the model asked for,
-        # and its failure follows as a tool result. Only AG2's own handoff functions stay internal.
-        if tool is not None or not is_handoff(agent, call.name):
-            out.emit(ToolCallEvent, agent=agent, call=call, ui=tool is not None and tool.is_ui)
-    if output_model is not None and content and not chat.tool_calls:
+        # and its failure follows as a tool result. Only AG2's own handoff functions stay internal. A UI
+        # tool's call is shown even for a hidden agent: the client renders it.
+        if (tool is not None or not is_handoff(agent, call.name)) and (shown or ui):
+            out.emit(ToolCallEvent, agent=agent, call=call, ui=ui)
+    if output_model is not None and content and not chat.tool_calls and not shown:
+        # Still checked: an invalid reply is an error the client hears of, whoever produced it.
+        try:
+            output_model.model_validate_json(content)
+        except ValidationError as exc:
+            out.emit(
+                ErrorEvent,
+                code="structured_output_invalid",
+                message=f"{agent}: reply does not match {output_model.__name__}: {exc}",
+            )
+    elif output_model is not None and content and not chat.tool_calls:
         try:
             data = output_model.model_validate_json(content).model_dump(mode="json")
         except ValidationError as exc:
@@ -114,14 +134,16 @@ def tool_result_events(
             continue
         else:
             error = f"there is no tool named {name!r} ({caller.speaker}'s model asked for it)"
-        out.emit(
-            ToolResult,
-            agent=caller.speaker,
-            tool_call_id=call_id,
-            name=name,
-            content=content,
-            is_error=error is not None,
-        )
+        tool = compiled.tools.get(name)
+        if is_visible(compiled, caller.speaker) or (tool is not None and tool.is_ui):
+            out.emit(
+                ToolResult,
+                agent=caller.speaker,
+                tool_call_id=call_id,
+                name=name,
+                content=content,
+                is_error=error is not None,
+            )
         if error is not None:
             out.emit(ErrorEvent, code="tool_error", message=f"tool {name} failed: {error}")
 

@@ -16,6 +16,7 @@ from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.shape_errors import describe_value
 from runtime_core.workflow.spec import (
     RESERVED_TARGETS,
+    USER_TARGET,
     Agent,
     ConditionType,
     ContextVariable,
@@ -28,11 +29,12 @@ from runtime_core.workflow.spec import (
     VariableSource,
     VariableType,
 )
+from runtime_core.workflow.spec_base import Dialect, Hook
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.tool_source import ToolSource, check_tool_path, read_tool_source
 from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
 
-_SCALAR_OUTPUT_TYPES = ("str", "int", "float", "bool")
+_SCALAR_OUTPUT_TYPES = ("str", "int", "float", "bool", "dict", "list")
 # Exactly the grammar the engine's model builder accepts (no spaces inside the brackets).
 _LIST_TYPE = re.compile(r"^list\[([A-Za-z_][A-Za-z0-9_]*)\]$")
 
@@ -56,6 +58,9 @@ class Files:
     names: dict[str, list[str] | None] = field(default_factory=dict)
     # File name -> line map, for every file that parsed.
     lines: dict[str, LineMap] = field(default_factory=dict)
+    hooks: list[tuple[int, Hook]] = field(default_factory=list)
+    # The original dialect allows what its runtime did: conditional after-works (expression rules).
+    dialect: Dialect = Dialect.mozaiks
 
 
 class _Report:
@@ -108,7 +113,9 @@ def _check_orchestrator(report: _Report, orch: Orchestrator, agents: list[str] |
     for index, name in enumerate(orch.visible_agents or []):
         _check_agent_ref(report, file, ("visible_agents", index), name, agents)
     multi = orch.orchestration_strategy != OrchestrationStrategy.handoff_based
-    if agents is not None and multi and len(agents) < 2:
+    # auto with one agent works when the user takes part: the model picks between the agent and the user.
+    with_user = orch.orchestration_strategy == OrchestrationStrategy.auto and orch.human_in_the_loop
+    if agents is not None and multi and len(agents) < 2 and not with_user:
         report.add(
             file,
             ("orchestration_strategy",),
@@ -147,7 +154,8 @@ def _check_handoffs(report: _Report, files: Files, agents: list[str] | None) -> 
     after_work_seen: dict[str, int] = {}
     for index, handoff in files.handoffs:
         at = ("handoffs", index)
-        _check_agent_ref(report, file, (*at, "from_agent"), handoff.from_agent, agents)
+        if handoff.from_agent != USER_TARGET:
+            _check_agent_ref(report, file, (*at, "from_agent"), handoff.from_agent, agents)
         _check_agent_ref(report, file, (*at, "to_agent"), handoff.to_agent, agents, targets=True)
         if (
             handoff.condition_type is None
@@ -174,6 +182,9 @@ def _check_handoffs(report: _Report, files: Files, agents: list[str] | None) -> 
                 report.add(file, (*at, "expression"), "a context handoff needs an expression")
             else:
                 _check_expression(report, (*at, "expression"), handoff.expression, variables)
+        elif files.dialect == Dialect.original and handoff.expression is not None:
+            # A conditional after-work of the original dialect: checked when the turn is over.
+            _check_expression(report, (*at, "expression"), handoff.expression, variables)
         else:
             for name in ("condition", "expression", "evaluate"):
                 if getattr(handoff, name) is not None:
@@ -314,6 +325,15 @@ def _check_structured_outputs(report: _Report, files: Files) -> None:
                 seen[out_field.name] = report.files.lines[file].line_of((*at, "name"))
             match = _LIST_TYPE.match(out_field.type)
             base = match.group(1) if match else out_field.type
+            if (out_field.type == "union") != (out_field.variants is not None):
+                report.add(file, (*at, "variants"), "variants go with type union, and union needs variants")
+                continue
+            if out_field.type == "union":
+                for v_index, variant in enumerate(out_field.variants or []):
+                    if variant not in _SCALAR_OUTPUT_TYPES and variant not in models:
+                        hint = did_you_mean(variant, [*_SCALAR_OUTPUT_TYPES, *models])
+                        report.add(file, (*at, "variants", v_index), f"unknown type '{variant}'{hint}")
+                continue
             if base not in _SCALAR_OUTPUT_TYPES and base not in models:
                 if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", base):
                     hint = did_you_mean(base, [*_SCALAR_OUTPUT_TYPES, *models])
@@ -322,8 +342,8 @@ def _check_structured_outputs(report: _Report, files: Files) -> None:
                     report.add(
                         file,
                         (*at, "type"),
-                        f"invalid type '{out_field.type}': use str, int, float, bool, a model name "
-                        "or list[<one of those>]",
+                        f"invalid type '{out_field.type}': use str, int, float, bool, dict, a model name, "
+                        "list[<one of those>] or union",
                     )
                 continue
             if out_field.enum is not None:
@@ -339,8 +359,9 @@ def _model_refs(model: OutputModel, models: list[str]) -> list[tuple[int, str]]:
     for index, out_field in enumerate(model.fields):
         match = _LIST_TYPE.match(out_field.type)
         base = match.group(1) if match else out_field.type
-        if base in models:
-            refs.append((index, base))
+        for name in [base, *(out_field.variants or [])]:
+            if name in models:
+                refs.append((index, name))
     return refs
 
 

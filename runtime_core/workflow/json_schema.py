@@ -14,14 +14,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from runtime_core.llm.script import Script
+from runtime_core.workflow.original.schema import ORIGINAL_MODELS
 from runtime_core.workflow.spec import FILE_KINDS, FILE_MODELS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# The six workflow files, plus the scripted model's ``script.yaml`` (not part of the workflow itself).
+# The workflow files, the scripted model's ``script.yaml`` (not part of the workflow itself), and the files of
+# the original MozaiksAI dialect as their authors write them (``original/<kind>``).
 _KINDS: dict[str, tuple[str, type[BaseModel]]] = {
     **{kind: (file, FILE_MODELS[file]) for kind, file in FILE_KINDS.items()},
     "script": ("script.yaml", Script),
+    **ORIGINAL_MODELS,
 }
 
 
@@ -31,7 +34,7 @@ def kinds() -> list[str]:
 
 
 def export_kinds() -> list[str]:
-    """Every kind with a published schema: the workflow files and ``script``."""
+    """Every kind with a published schema: the workflow files, ``script`` and ``original/<kind>``."""
     return list(_KINDS)
 
 
@@ -57,6 +60,7 @@ def write_schemas(out_dir: Path, selected: list[str] | None = None) -> list[Path
     written = []
     for kind in selected or export_kinds():
         path = out_dir / f"{kind}.schema.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(schema_text(kind), encoding="utf-8")
         written.append(path)
     return written

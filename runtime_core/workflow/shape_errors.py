@@ -24,6 +24,35 @@ from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
 
 # Keys people write when they paste a secret; the answer is always the same.
 _SECRET_KEYS = {"api_key", "apikey", "openai_api_key", "key", "secret", "token", "password"}
+# Names people bring from other tools (and from the original dialect) for fields that exist under another
+# name here; difflib alone finds none of them ("from" is too short to be close to "from_agent").
+ALIASES = {
+    "from": "from_agent",
+    "source": "from_agent",
+    "source_agent": "from_agent",
+    "to": "to_agent",
+    "target": "to_agent",
+    "target_agent": "to_agent",
+    "when": "condition",
+    "prompt": "system_message",
+    "instructions": "system_message",
+    "system_prompt": "system_message",
+    "functions": "tools",
+    "strategy": "orchestration_strategy",
+    "pattern": "orchestration_strategy",
+    "orchestration_pattern": "orchestration_strategy",
+    "max_rounds": "max_turns",
+    "visual_agents": "visible_agents",
+    "type": "kind",
+    "tool_type": "kind",
+    "env": "env_var",
+    "path": "file",
+    "filename": "file",
+    "value": "default",
+    "variables": "context_variables",
+    "outputs": "models",
+    "output_model": "structured_output",
+}
 # Values that look like credentials are never echoed: validation output ends up in CI logs.
 _SECRET_VALUE = re.compile(r"^(sk-|sk_|pk_|rk_|ghp_|gho_|xox[abp]-|AKIA|AIza)|^[A-Za-z0-9_\-+/=.]{32,}$")
 
@@ -139,7 +168,8 @@ def _message(err: ErrorDetails, walk: _Walk) -> str:
                 "variable and name that variable in api_key_env (llm_config)"
             )
         allowed = list(walk.parent_model.model_fields) if walk.parent_model else []
-        hint = did_you_mean(str(last), allowed)
+        alias = ALIASES.get(str(last).lower())
+        hint = f"; did you mean '{alias}'?" if alias in allowed else did_you_mean(str(last), allowed)
         if not hint and "llm_config" in allowed and last in LLMConfig.model_fields:
             hint = "; it belongs under llm_config"
         return f"unknown field '{last}'{hint}"

@@ -13,17 +13,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+from runtime_core.workflow.spec_base import (
+    DataReference,
+    Dialect,
+    Hook,
+    HooksFile,
+    Identifier,
+    LifecycleTool,
+    RuntimeExtension,
+    StateTrigger,
+    Strict,
+    ToolUI,
+)
+
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 
 # Special handoff / speaker targets besides agent names.
 USER_TARGET = "user"
 TERMINATE_TARGET = "terminate"
 RESERVED_TARGETS = (USER_TARGET, TERMINATE_TARGET)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _null_is_empty(value: Any) -> Any:
@@ -89,6 +97,11 @@ class Orchestrator(Strict):
     """Stream agents' replies to clients as they are written (text_delta messages); false: whole replies."""
     termination_keywords: list[str] = Field(default_factory=list)
     """A reply containing one of these (exact, case-sensitive) ends the run."""
+    initial_message_to_user: str | None = None
+    """A greeting for the user before the first turn (original dialect); the opening message when
+    initial_message is unset and the initial agent opens."""
+    runtime_extensions: list[RuntimeExtension] | None = None
+    """Integrations of the original runtime (API routers, services); not supported, reported by validate."""
 
 
 class PromptSection(Strict):
@@ -119,6 +132,12 @@ class Agent(Strict):
     """Most replies in a row without another speaker."""
     streaming: bool | None = None
     """Stream this agent's replies as they are written; the orchestrator's streaming when unset."""
+    auto_tool_mode: bool = False
+    """The agent's structured output invokes its auto_invoke tool instead of the agent calling tools
+    (original dialect). Loaded, not yet run."""
+    context_variables: list[Identifier] | None = None
+    """Context variables shown in this agent's prompt (original dialect agents[].variables). Loaded, not yet
+    run."""
 
 
 class AgentsFile(Strict):
@@ -195,6 +214,10 @@ class Tool(Strict):
     result."""
     agents: list[Identifier] = Field(default_factory=list)
     """Agents that may call the tool (in addition to those naming it in their own tools list)."""
+    ui: ToolUI | None = None
+    """ui tools: the client component and its display mode (inline or artifact)."""
+    auto_invoke: bool | None = None
+    """Invoked from the structured output of an agent in auto_tool_mode (original dialect)."""
 
 
 class ToolsFile(Strict):
@@ -202,6 +225,8 @@ class ToolsFile(Strict):
 
     tools: list[Tool] = Field(default_factory=list)
     """The tools."""
+    lifecycle_tools: list[LifecycleTool] = Field(default_factory=list)
+    """Functions run before/after the chat or an agent. Loaded, not yet run."""
 
     _null_tools = field_validator("tools", mode="before")(_null_is_empty)
 
@@ -218,6 +243,15 @@ class VariableType(StrEnum):
 class VariableSource(StrEnum):
     static = "static"
     env = "env"
+    # Set by tools during the run; starts from its default like static.
+    computed = "computed"
+    # Orchestration state; starts from its default, triggers (not yet run) may set it.
+    state = "state"
+    # Loaded, not yet run: the variable keeps its default.
+    data_reference = "data_reference"
+    file = "file"
+    external = "external"
+    data_entity = "data_entity"
 
 
 class ContextVariable(Strict):
@@ -233,6 +267,17 @@ class ContextVariable(Strict):
     """Environment variable to read when source is env."""
     description: str = ""
     """What the variable holds."""
+    reference: DataReference | None = None
+    """data_reference: the database lookup that fills it (not yet run)."""
+    path: str | None = None
+    """file: the file that fills it (not yet run)."""
+    format: str | None = None
+    """file: how to read that file, e.g. json (not yet run)."""
+    source_options: dict[str, Any] = Field(default_factory=dict)
+    """Further settings of an original-dialect source (computed, external, data_entity...), kept as
+    written."""
+    triggers: list[StateTrigger] = Field(default_factory=list)
+    """state: what sets it during the run (not yet run)."""
 
 
 class ContextVariablesFile(Strict):
@@ -248,13 +293,20 @@ class OutputField(Strict):
     name: Identifier
     """Field name."""
     type: str
-    """str, int, float, bool, another model's name, or list[<one of those>]."""
+    """str, int, float, bool, dict, another model's name, list[<one of those>], or union (see
+    variants)."""
     description: str = ""
     """Meaning of the field, for the model."""
     required: bool = True
     """Whether the model must fill it."""
     enum: list[str | int | float] | None = None
     """Allowed values, for str, int and float fields."""
+    nullable: bool = False
+    """Whether null is also accepted."""
+    default: Any = None
+    """Value when the model leaves the field out (setting it makes the field optional)."""
+    variants: list[str] | None = None
+    """type union: the types the value may have (null allowed)."""
 
 
 class OutputModel(Strict):
@@ -283,6 +335,7 @@ FILE_MODELS: dict[str, type[Strict]] = {
     "tools.yaml": ToolsFile,
     "context_variables.yaml": ContextVariablesFile,
     "structured_outputs.yaml": StructuredOutputsFile,
+    "hooks.yaml": HooksFile,
 }
 REQUIRED_FILES = ("orchestrator.yaml", "agents.yaml")
 # Kind (as in ``docs/schema/<kind>.schema.json``) -> file name.
@@ -301,6 +354,10 @@ class Workflow(BaseModel):
     tools: list[Tool] = Field(default_factory=list)
     context_variables: list[ContextVariable] = Field(default_factory=list)
     structured_outputs: list[OutputModel] = Field(default_factory=list)
+    hooks: list[Hook] = Field(default_factory=list)
+    lifecycle_tools: list[LifecycleTool] = Field(default_factory=list)
+    # The dialect the folder was written in; the engine never looks at it.
+    dialect: Dialect = Dialect.mozaiks
     # sha256 over the YAML files and the tool sources: the cache key of a compiled workflow.
     content_hash: str
 

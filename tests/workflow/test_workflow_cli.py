@@ -136,11 +136,12 @@ def test_schema_of_all_kinds(capsys: pytest.CaptureFixture[str]) -> None:
 def test_schema_out_writes_the_committed_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["schema", "--out", str(tmp_path / "schema")]) == 0
 
-    written = sorted((tmp_path / "schema").iterdir())
-    assert [p.name for p in written] == sorted(f"{k}.schema.json" for k in export_kinds())
-    for path in written:
-        assert path.read_text() == schema_text(path.name.removesuffix(".schema.json"))
-        assert path.read_text() == (REPO / "docs" / "schema" / path.name).read_text()
+    out = tmp_path / "schema"
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json"))
+    assert written == sorted(f"{k}.schema.json" for k in export_kinds())
+    for name in written:
+        assert (out / name).read_text() == schema_text(name.removesuffix(".schema.json"))
+        assert (out / name).read_text() == (REPO / "docs" / "schema" / name).read_text()
     assert len(capsys.readouterr().out.splitlines()) == len(export_kinds())
 
 

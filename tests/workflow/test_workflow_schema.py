@@ -12,12 +12,14 @@ from pydantic import BaseModel
 from workflow_dirs import REPO
 
 from runtime_core.workflow.json_schema import SCHEMA_DIALECT, export_kinds, kinds, schema_for, schema_text
+from runtime_core.workflow.original.schema import ORIGINAL_MODELS
 from runtime_core.workflow.spec import FILE_KINDS, FILE_MODELS
 
 SCHEMA_DIR = REPO / "docs" / "schema"
+ORIGINAL_KINDS = list(ORIGINAL_MODELS)
 
 
-def test_kinds_are_the_six_files() -> None:
+def test_kinds_are_the_workflow_files() -> None:
     assert kinds() == [
         "orchestrator",
         "agents",
@@ -25,8 +27,9 @@ def test_kinds_are_the_six_files() -> None:
         "tools",
         "context_variables",
         "structured_outputs",
+        "hooks",
     ]
-    assert export_kinds() == [*kinds(), "script"]
+    assert export_kinds() == [*kinds(), "script", *ORIGINAL_KINDS]
 
 
 @pytest.mark.parametrize("kind", export_kinds())
@@ -37,7 +40,7 @@ def test_committed_schema_matches_the_models(kind: str) -> None:
 
 
 def test_no_stray_schema_files() -> None:
-    assert sorted(p.name for p in SCHEMA_DIR.glob("*.json")) == sorted(
+    assert sorted(p.relative_to(SCHEMA_DIR).as_posix() for p in SCHEMA_DIR.rglob("*.json")) == sorted(
         f"{k}.schema.json" for k in export_kinds()
     )
 

@@ -1,0 +1,181 @@
+"""Settings loaded into the spec whose runtime behaviour this project does not have yet: one list.
+
+Each entry finds its settings in a validated workflow and says what happens instead; ``mozaiks validate``
+prints one warning per setting found, naming file, line and field. When the engine learns one of these,
+its entry leaves ``PENDING`` (and the docs' "loaded, not yet run" table), nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from runtime_core.workflow.errors import WorkflowError
+from runtime_core.workflow.spec import (
+    USER_TARGET,
+    ConditionType,
+    Dialect,
+    OrchestrationStrategy,
+    StartupMode,
+    Workflow,
+)
+from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
+
+# (file, path in this runtime's shape, message)
+Finding = tuple[str, FieldPath, str]
+
+
+@dataclass(frozen=True)
+class PendingFeature:
+    key: str
+    find: Callable[[Workflow], Iterator[Finding]]
+
+
+_NOT_YET = "loaded, not yet run"
+
+
+def _hooks(wf: Workflow) -> Iterator[Finding]:
+    for index, hook in enumerate(wf.hooks):
+        yield (
+            "hooks.yaml",
+            ("hooks", index),
+            f"hook {hook.type} ({hook.function} for {hook.agent}): {_NOT_YET}; AG2 never calls it",
+        )
+
+
+def _lifecycle_tools(wf: Workflow) -> Iterator[Finding]:
+    for index, tool in enumerate(wf.lifecycle_tools):
+        yield (
+            "tools.yaml",
+            ("lifecycle_tools", index),
+            f"lifecycle tool {tool.function} ({tool.trigger}): {_NOT_YET}; it is never called",
+        )
+
+
+_PENDING_SOURCES = {"data_reference", "file", "external", "data_entity"}
+
+
+def _context_sources(wf: Workflow) -> Iterator[Finding]:
+    for index, var in enumerate(wf.context_variables):
+        if var.source in _PENDING_SOURCES:
+            yield (
+                "context_variables.yaml",
+                ("context_variables", index, "source"),
+                f"source {var.source}: {_NOT_YET}; '{var.name}' keeps its default ({var.default!r})",
+            )
+
+
+def _state_triggers(wf: Workflow) -> Iterator[Finding]:
+    for index, var in enumerate(wf.context_variables):
+        for t_index, trigger in enumerate(var.triggers):
+            yield (
+                "context_variables.yaml",
+                ("context_variables", index, "triggers", t_index),
+                f"state trigger {trigger.type} for '{var.name}': {_NOT_YET}; the variable is never set by it",
+            )
+
+
+def _auto_tool_mode(wf: Workflow) -> Iterator[Finding]:
+    for index, agent in enumerate(wf.agents):
+        if agent.auto_tool_mode:
+            yield (
+                "agents.yaml",
+                ("agents", index, "auto_tool_mode"),
+                f"auto_tool_mode: {_NOT_YET}; {agent.name} calls its tools itself and its structured output "
+                "invokes none",
+            )
+
+
+def _agent_variables(wf: Workflow) -> Iterator[Finding]:
+    for index, agent in enumerate(wf.agents):
+        if agent.context_variables:
+            # The original dialect writes the exposure in context_variables.yaml's agents list.
+            where: Finding = (
+                ("context_variables.yaml", ("exposure", agent.name), "")
+                if wf.dialect == Dialect.original
+                else ("agents.yaml", ("agents", index, "context_variables"), "")
+            )
+            yield (
+                where[0],
+                where[1],
+                f"variables shown in {agent.name}'s prompt: {_NOT_YET}; the prompt does not include them",
+            )
+
+
+def _user_handoffs(wf: Workflow) -> Iterator[Finding]:
+    has_user = (
+        wf.orchestrator.orchestration_strategy == OrchestrationStrategy.handoff_based
+        or wf.orchestrator.human_in_the_loop
+    )
+    for index, handoff in enumerate(wf.handoffs):
+        if handoff.from_agent != USER_TARGET:
+            continue
+        if handoff.kind() == ConditionType.llm:
+            yield (
+                "handoffs.yaml",
+                ("handoffs", index),
+                f"a model-judged condition on the user's message: {_NOT_YET}; it never hands off to "
+                f"{handoff.to_agent}",
+            )
+        elif not has_user:
+            yield (
+                "handoffs.yaml",
+                ("handoffs", index),
+                "a rule from the user in a workflow without the user (human_in_the_loop: false): never used",
+            )
+
+
+def _ui_display(wf: Workflow) -> Iterator[Finding]:
+    for index, tool in enumerate(wf.tools):
+        if tool.ui is not None and (tool.ui.component or tool.ui.mode):
+            yield (
+                "tools.yaml",
+                ("tools", index, "ui"),
+                f"ui component {tool.ui.component or '-'} ({tool.ui.mode or 'default'} display): {_NOT_YET}; "
+                "the client gets the tool's payload without it",
+            )
+
+
+def _greeting(wf: Workflow) -> Iterator[Finding]:
+    orch = wf.orchestrator
+    if orch.initial_message_to_user and orch.startup_mode == StartupMode.user_first:
+        yield (
+            "orchestrator.yaml",
+            ("initial_message_to_user",),
+            f"a greeting shown before the user's first message: {_NOT_YET}",
+        )
+
+
+def _runtime_extensions(wf: Workflow) -> Iterator[Finding]:
+    for index, extension in enumerate(wf.orchestrator.runtime_extensions or []):
+        yield (
+            "orchestrator.yaml",
+            ("runtime_extensions", index),
+            f"runtime extension {extension.kind or '?'} ({extension.entrypoint or 'no entrypoint'}) is not "
+            "supported by this runtime; it is not loaded",
+        )
+
+
+PENDING: tuple[PendingFeature, ...] = (
+    PendingFeature("hooks", _hooks),
+    PendingFeature("lifecycle_tools", _lifecycle_tools),
+    PendingFeature("context_sources", _context_sources),
+    PendingFeature("state_triggers", _state_triggers),
+    PendingFeature("auto_tool_mode", _auto_tool_mode),
+    PendingFeature("agent_variables", _agent_variables),
+    PendingFeature("user_handoffs", _user_handoffs),
+    PendingFeature("ui_display", _ui_display),
+    PendingFeature("greeting", _greeting),
+    PendingFeature("runtime_extensions", _runtime_extensions),
+)
+
+
+def pending_warnings(workflow: Workflow, lines: dict[str, LineMap]) -> list[WorkflowError]:
+    """One warning per loaded-but-not-run setting of ``workflow``."""
+    out = []
+    for feature in PENDING:
+        for file, path, message in feature.find(workflow):
+            line_map = lines.get(file)
+            line = line_map.line_of(path) if line_map is not None else None
+            out.append(WorkflowError(file=file, line=line, field=format_path(path), message=message))
+    return out

@@ -1,0 +1,137 @@
+"""A workflow written in the original MozaiksAI dialect runs like any other, and resumes exactly.
+
+HelpDesk (tests/workflow/original/HelpDesk) uses the dialect's own files unchanged: a name -> agent mapping
+with prompt sections, handoff_rules with a rule from the user and a conditional after-work (an expression
+without condition_scope), a bare tool file name, ``definitions`` with config and computed sources, a
+structured-output registry and ``visual_agents`` that hide the Classifier.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_kit import agent, comparable, events_of, play, speakers, write_workflow
+
+from runtime_core.engine.driver import Carry, drive, scripted_inputs
+from runtime_core.llm.script import load_script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.session import SessionStatus
+from runtime_core.workflow import load_workflow
+
+HELPDESK = Path(__file__).resolve().parents[1] / "workflow" / "original" / "HelpDesk"
+
+
+def _run(carry: Carry) -> Any:
+    workflow = load_workflow(HELPDESK)
+    script_path = HELPDESK / "script.yaml"
+    script = load_script(script_path)
+    return drive(
+        workflow,
+        ScriptedModel(script),
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        script_path=script_path,
+    )
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_helpdesk_runs_to_the_end_with_the_original_meaning() -> None:
+    run = _run(Carry.memory)
+
+    assert run.state.status == SessionStatus.completed
+    # The rule from the user sends the user's message to the Classifier; the Classifier's conditional
+    # after-work (ticket_open set by its tool) wins over its plain after-work back to the user.
+    assert speakers(run) == [
+        "user",
+        "Greeter",
+        "user",
+        "Classifier",
+        "_Group_Tool_Executor",
+        "Classifier",
+        "Resolver",
+    ]
+    assert run.state.context_variables["ticket_open"] is True
+    assert run.state.context_variables["support_tier"] == "basic"
+    # Prompt sections became the system message, in order, under their headings.
+    first_request = json.loads(run.model_requests[0].body)
+    assert first_request["messages"][0]["content"].startswith("[ROLE]\nYou greet customers")
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_visual_agents_hide_every_event_of_a_hidden_agent() -> None:
+    run = _run(Carry.memory)
+
+    by_agent = {(e.type, getattr(e, "agent", None)) for e in run.events}
+    assert ("agent_message", "Greeter") in by_agent and ("agent_message", "Resolver") in by_agent
+    # The Classifier is not in visual_agents: no message, tool call, tool result or structured output; who
+    # speaks (speaker_selected) and handoffs stay visible, so the client can follow the run.
+    assert {kind for kind, who in by_agent if who == "Classifier"} == {"speaker_selected"}
+    assert events_of(run, "structured_output") == []
+    assert events_of(run, "tool_call") == [] and events_of(run, "tool_result") == []
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_helpdesk_one_step_per_json_round_trip_equals_uninterrupted() -> None:
+    in_memory = _run(Carry.memory)
+    through_json = _run(Carry.json)
+
+    assert in_memory.steps >= 4
+    assert comparable(through_json) == comparable(in_memory)
+
+
+def test_helpdesk_one_step_per_fresh_process_equals_uninterrupted() -> None:
+    in_memory = _run(Carry.memory)
+    fresh = _run(Carry.process)
+
+    assert fresh.steps == in_memory.steps
+    assert comparable(fresh) == comparable(in_memory)
+
+
+def test_a_visible_agents_tool_events_still_reach_the_client(tmp_path: Path) -> None:
+    tool_source = "def look(q: str) -> str:\n    return 'found ' + q\n"
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A", tools=["look"]), agent("B", tools=["look"])],
+        tools=[{"name": "look", "file": "tools/kit.py", "function": "look"}],
+        tool_source=tool_source,
+        handoffs=[
+            {"from_agent": "A", "to_agent": "B", "condition_type": "after_work"},
+            {"from_agent": "B", "to_agent": "terminate", "condition_type": "after_work"},
+        ],
+        startup_mode="agent_first",
+        visible_agents=["B"],
+    )
+    call: dict[str, Any] = {"tool_calls": [{"name": "look", "arguments": {"q": "x"}}]}
+    run, _ = play(workflow, {"replies": {"A": [call, "a done"], "B": [call, "b done"]}})
+
+    assert [
+        (e.type, e.agent) for e in run.events if e.type in ("tool_call", "tool_result", "agent_message")
+    ] == [
+        ("tool_call", "B"),
+        ("tool_result", "B"),
+        ("agent_message", "B"),
+    ]
+
+
+def test_mozaiks_run_prints_the_errors_of_a_broken_original_workflow(tmp_path: Path) -> None:
+    import io
+    import shutil
+
+    from runtime_core.cli import build_parser
+    from runtime_core.commands.run import EXIT_ERROR, run
+
+    broken = tmp_path / "HelpDesk"
+    shutil.copytree(HELPDESK, broken)
+    handoffs = broken / "handoffs.yaml"
+    handoffs.write_text(handoffs.read_text().replace("target_agent: Resolver", "target_agent: Resolvr"))
+    out = io.StringIO()
+
+    code = run(build_parser().parse_args(["run", str(broken)]), out=out)
+
+    assert code == EXIT_ERROR
+    text = out.getvalue()
+    assert "handoffs.yaml:14: handoff_rules[2].target_agent: unknown agent 'Resolvr'" in text
+    assert "Traceback" not in text

@@ -1,0 +1,432 @@
+"""The original MozaiksAI dialect: loaded unchanged into the one spec, errors and warnings at their lines.
+
+The test workflows under ``original/`` are written for these tests in that dialect: HelpDesk (runs end to end,
+see tests/engine/test_engine_original.py) and Intake (every "loaded, not yet run" setting).
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from workflow_dirs import HERE
+
+from runtime_core.engine.outputs import build_output_models
+from runtime_core.workflow.loader import check_workflow_report, load_workflow
+from runtime_core.workflow.pending import PENDING
+from runtime_core.workflow.spec import ConditionType, Evaluation, OrchestrationStrategy, StartupMode
+
+ORIGINAL = HERE / "original"
+
+
+def _copy(name: str, tmp_path: Path, files: dict[str, str] | None = None) -> Path:
+    root = tmp_path / name
+    shutil.copytree(ORIGINAL / name, root)
+    for file, text in (files or {}).items():
+        (root / file).write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def _errors(root: Path) -> list[tuple[str, int | None, str, str]]:
+    result = check_workflow_report(root)
+    assert result.workflow is None
+    return [(e.file, e.line, e.field, e.message) for e in result.errors]
+
+
+def test_helpdesk_maps_every_file_into_the_spec() -> None:
+    wf = load_workflow(ORIGINAL / "HelpDesk")
+
+    assert wf.dialect == "original"
+    orch = wf.orchestrator
+    assert orch.workflow_name == "HelpDesk"  # from the folder
+    assert orch.orchestration_strategy == OrchestrationStrategy.handoff_based
+    assert orch.startup_mode == StartupMode.agent_first
+    assert orch.initial_message == "Greeter, welcome the customer and ask what went wrong."
+    assert orch.visible_agents == ["Greeter", "Resolver"]
+    assert [a.name for a in wf.agents] == ["Greeter", "Classifier", "Resolver"]
+    greeter = wf.agent("Greeter")
+    assert greeter.system_message == (
+        "[ROLE]\nYou greet customers of a small web shop.\n\n"
+        "[RULES]\nAsk one short question about their problem."
+    )
+    assert greeter.max_consecutive_auto_reply == 3
+    assert wf.agent("Resolver").system_message.startswith("You fix the problem")
+    assert wf.agent("Classifier").structured_output == "Triage"
+    assert wf.agent("Greeter").structured_output is None
+    assert wf.agent("Resolver").context_variables == ["support_tier", "ticket_id"]
+    rules = [(h.from_agent, h.to_agent, h.kind(), h.expression) for h in wf.handoffs]
+    assert rules == [
+        ("Greeter", "user", ConditionType.after_work, None),
+        ("user", "Classifier", ConditionType.after_work, None),
+        ("Classifier", "Resolver", ConditionType.after_work, "${ticket_open} == True"),
+        ("Classifier", "user", ConditionType.after_work, None),
+        ("Resolver", "terminate", ConditionType.after_work, None),
+    ]
+    (tool,) = wf.tools
+    assert (tool.name, tool.file, tool.agents, tool.kind, tool.ui) == (
+        "open_ticket",
+        "tools/tickets.py",
+        ["Classifier"],
+        "agent",
+        None,
+    )
+    variables = {v.name: v for v in wf.context_variables}
+    assert (
+        variables["ticket_open"].type,
+        variables["ticket_open"].source,
+        variables["ticket_open"].default,
+    ) == (
+        "bool",
+        "computed",
+        False,
+    )
+    assert (variables["support_tier"].source, variables["support_tier"].env_var) == (
+        "env",
+        "HELPDESK_SUPPORT_TIER",
+    )
+
+
+def test_helpdesk_structured_output_fields_keep_their_meaning() -> None:
+    wf = load_workflow(ORIGINAL / "HelpDesk")
+    triage = build_output_models(wf.structured_outputs)["Triage"]
+
+    parsed = triage.model_validate_json('{"category": "billing", "urgency": null, "schema": {"a": 1}}')
+
+    # optional_list: absent is an empty list; union with 'null': nullable; a field named like a pydantic
+    # attribute keeps its name in the JSON.
+    assert parsed.model_dump(mode="json") == {
+        "category": "billing",
+        "urgency": None,
+        "notes": [],
+        "schema": {"a": 1},
+    }
+    with pytest.raises(ValueError):
+        triage.model_validate_json('{"category": "shipping", "urgency": 1, "schema": {}}')
+    assert set(triage.model_json_schema()["properties"]) == {"category", "urgency", "notes", "schema"}
+
+
+def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
+    result = check_workflow_report(ORIGINAL / "Intake")
+
+    assert result.errors == [] and result.workflow is not None
+    got = [(w.file, w.line, w.field) for w in result.warnings]
+    assert got == [
+        ("orchestrator.yaml", 6, "initial_message_to_user"),
+        ("orchestrator.yaml", 8, "runtime_extensions[0]"),
+        ("agents.yaml", 8, "agents[0].auto_tool_mode"),
+        ("handoffs.yaml", 9, "handoff_rules[1]"),
+        ("tools.yaml", 8, "tools[0].ui"),
+        ("tools.yaml", 12, "lifecycle_tools[0]"),
+        ("context_variables.yaml", 8, "definitions.interview_done.source.triggers[0]"),
+        ("context_variables.yaml", 16, "definitions.app_concept.source.type"),
+        ("context_variables.yaml", 27, "definitions.layout.source.type"),
+        ("context_variables.yaml", 32, "agents.Interviewer"),
+        ("hooks.yaml", 2, "hooks[0]"),
+        ("notes.json", None, ""),
+    ]
+    messages = " | ".join(w.message for w in result.warnings)
+    for needle in (
+        "greeting",
+        "runtime extension api_router",
+        "model-judged condition on the user's message",
+        "ui component IntakeSummary",
+        "lifecycle tool prepare",
+        "state trigger agent_text",
+        "source data_reference",
+        "source file",
+        "shown in Interviewer's prompt",
+        "auto_tool_mode",
+        "hook update_agent_state",
+        "not a workflow file",
+    ):
+        assert needle in messages
+    # Every entry of the one list of pending features fires on this workflow.
+    assert len(result.warnings) == len(PENDING) + 2  # + notes.json, + a second context source
+
+
+def test_intake_maps_the_list_form_and_ui_config() -> None:
+    wf = load_workflow(ORIGINAL / "Intake")
+
+    assert wf.orchestrator.orchestration_strategy == OrchestrationStrategy.auto
+    assert wf.orchestrator.human_in_the_loop is True  # "yes", read as the original runtime did
+    assert wf.orchestrator.visible_agents == ["Interviewer"]  # from ui_config.yaml
+    assert wf.agent("Interviewer").auto_tool_mode is True
+    (rule, llm_rule) = wf.handoffs
+    assert (rule.from_agent, rule.kind(), rule.evaluate) == (
+        "user",
+        ConditionType.context,
+        Evaluation.before_reply,
+    )
+    assert (llm_rule.kind(), llm_rule.to_agent) == (ConditionType.llm, "terminate")
+    (tool,) = wf.tools
+    assert (
+        tool.kind == "ui"
+        and tool.ui is not None
+        and (tool.ui.component, tool.ui.mode) == ("IntakeSummary", "artifact")
+    )
+    (life,) = wf.lifecycle_tools
+    assert (life.trigger, life.function, life.file) == ("before_chat", "prepare", "tools/intake.py")
+    (hook,) = wf.hooks
+    assert (hook.type, hook.agent, hook.file, hook.function) == (
+        "update_agent_state",
+        "all",
+        "tools/intake.py",
+        "add_context",
+    )
+    variables = {v.name: v for v in wf.context_variables}
+    assert variables["interview_done"].triggers[0].match is not None
+    assert variables["interview_done"].triggers[0].match.equals == "NEXT"
+    assert variables["app_concept"].reference is not None
+    assert variables["app_concept"].reference.collection == "Concepts"
+    assert (variables["layout"].path, variables["layout"].format, variables["layout"].type) == (
+        "data/layout.json",
+        "json",
+        "dict",
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"orchestrator.yaml": "orchestration_pattern: ManualPattern\ninitial_agent: Greeter\n"},
+            (
+                "orchestrator.yaml",
+                1,
+                "orchestration_pattern",
+                "orchestration pattern 'ManualPattern' is not supported",
+            ),
+        ),
+        (
+            {"orchestrator.yaml": "orchestration_pattern: DefaultPattern\nmax_turns: 0\n"},
+            ("orchestrator.yaml", 2, "max_turns", "must be >= 1, got 0"),
+        ),
+        (
+            {
+                "handoffs.yaml": """\
+                handoff_rules:
+                  - source_agent: Greeter
+                    target_agent: Resolvr
+                    handoff_type: after_work
+                    transition_target: AgentTarget
+                """
+            },
+            (
+                "handoffs.yaml",
+                3,
+                "handoff_rules[0].target_agent",
+                "unknown agent 'Resolvr'; did you mean 'Resolver'?",
+            ),
+        ),
+        (
+            {
+                "handoffs.yaml": """\
+                handoff_rules:
+                  - source_agent: Greeter
+                    target_agent: Resolver
+                    handoff_type: after_work
+                    transition_target: TerminateTarget
+                """
+            },
+            ("handoffs.yaml", 5, "handoff_rules[0].transition_target", "TerminateTarget needs target_agent"),
+        ),
+        (
+            {
+                "handoffs.yaml": """\
+                handoff_rules:
+                  - source_agent: Greeter
+                    target_agent: Resolver
+                    handoff_type: condition
+                    condition: ${ticket_opn} == True
+                """
+            },
+            ("handoffs.yaml", 5, "handoff_rules[0].condition", "unknown context variable 'ticket_opn'"),
+        ),
+        (
+            {
+                "handoffs.yaml": """\
+                handoff_rules:
+                  - source_agent: Greeter
+                    target_agnt: Resolver
+                """
+            },
+            ("handoffs.yaml", 3, "handoff_rules[0].target_agnt", "did you mean 'target_agent'?"),
+        ),
+        (
+            {
+                "agents.yaml": """\
+                agents:
+                  Greeter:
+                    prompt_sections:
+                      - id: role
+                        heading: '[ROLE]'
+                    max_consecutive_auto_reply: -1
+                """
+            },
+            ("agents.yaml", 4, "agents.Greeter.prompt_sections[0].content", "a prompt section needs content"),
+        ),
+        (
+            {
+                "agents.yaml": """\
+                agents:
+                  Greeter:
+                    prompt_sections: []
+                    max_consecutive_auto_reply: -1
+                  Classifier:
+                    structured_outputs_required: true
+                  Resolver: {}
+                """
+            },
+            ("agents.yaml", 4, "agents.Greeter.max_consecutive_auto_reply", "must be >= 0, got -1"),
+        ),
+        (
+            {
+                "tools.yaml": """\
+                tools:
+                  - agent: Classifier
+                    file: tickets.py
+                    function: open_ticket
+                    tool_type: Backend_Tool
+                """
+            },
+            (
+                "tools.yaml",
+                5,
+                "tools[0].tool_type",
+                "unknown tool_type 'Backend_Tool'; expected UI_Tool or Agent_Tool",
+            ),
+        ),
+        (
+            {
+                "context_variables.yaml": """\
+                definitions:
+                  - name: ticket_open
+                    type: boolean
+                    source:
+                      type: database
+                """
+            },
+            ("context_variables.yaml", 5, "definitions[0].source.type", "unknown source type 'database'"),
+        ),
+        (
+            {
+                "structured_outputs.yaml": """\
+                structured_outputs:
+                  models:
+                    Triage:
+                      type: model
+                      fields:
+                        category: {type: literal}
+                  registry:
+                    Classifier: Triage
+                """
+            },
+            (
+                "structured_outputs.yaml",
+                6,
+                "structured_outputs.models.Triage.fields.category.values",
+                "needs values",
+            ),
+        ),
+        (
+            {
+                "structured_outputs.yaml": """\
+                structured_outputs:
+                  models:
+                    Triage:
+                      fields:
+                        category: str
+                  registry:
+                    Greeter: Triage
+                """
+            },
+            ("agents.yaml", 20, "agents.Classifier.structured_outputs_required", "registry names no model"),
+        ),
+    ],
+    ids=[
+        "unsupported_pattern",
+        "bad_max_turns",
+        "unknown_target",
+        "transition_target_mismatch",
+        "expression_unknown_variable",
+        "rule_key_typo",
+        "section_without_content",
+        "negative_auto_reply",
+        "unknown_tool_type",
+        "unknown_source_type",
+        "literal_without_values",
+        "required_output_without_registry",
+    ],
+)
+def test_original_dialect_errors_name_file_line_and_original_field(
+    tmp_path: Path, files: dict[str, str], expected: tuple[str, int, str, str]
+) -> None:
+    root = _copy("HelpDesk", tmp_path, files)
+
+    errors = _errors(root)
+
+    file, line, field, message = expected
+    assert any(e[:3] == (file, line, field) and message in e[3] for e in errors), errors
+
+
+def test_a_second_after_work_of_an_agent_wins_with_a_warning(tmp_path: Path) -> None:
+    root = _copy(
+        "HelpDesk",
+        tmp_path,
+        {
+            "handoffs.yaml": """\
+            handoff_rules:
+              - source_agent: Greeter
+                target_agent: Resolver
+                handoff_type: after_work
+              - source_agent: Greeter
+                target_agent: user
+                handoff_type: after_work
+            """
+        },
+    )
+
+    result = check_workflow_report(root)
+
+    assert result.workflow is not None
+    assert [(h.from_agent, h.to_agent) for h in result.workflow.handoffs] == [("Greeter", "user")]
+    first = result.warnings[0]
+    assert (first.file, first.line, first.field) == ("handoffs.yaml", 2, "handoff_rules[0]")
+    assert "the last one wins" in result.warnings[0].message
+
+
+def test_ui_config_in_a_folder_of_this_runtimes_dialect_is_a_warning(make_workflow) -> None:
+    root = make_workflow({"ui_config.yaml": "visual_agents: [Triage]\n", "notes.yaml": "todo: []\n"})
+
+    result = check_workflow_report(root)
+
+    assert result.workflow is not None and result.workflow.dialect == "mozaiks"
+    assert result.workflow.orchestrator.visible_agents is None
+    assert [(w.file, w.message.split(";")[0]) for w in result.warnings] == [
+        ("notes.yaml", "not a workflow file"),
+        ("ui_config.yaml", "read only with files of the original dialect"),
+    ]
+
+
+def test_an_orchestrator_of_this_runtimes_dialect_beside_original_files_is_read_as_written(
+    tmp_path: Path,
+) -> None:
+    root = _copy(
+        "HelpDesk",
+        tmp_path,
+        {
+            "orchestrator.yaml": """\
+            workflow_name: Mixed
+            orchestration_strategy: handoff_based
+            startup_mode: agent_first
+            initial_agent: Greeter
+            """
+        },
+    )
+
+    wf = load_workflow(root)
+
+    assert wf.dialect == "original"  # agents.yaml, handoffs.yaml... are
+    assert (wf.name, wf.orchestrator.max_turns, wf.orchestrator.human_in_the_loop) == ("Mixed", 20, True)
