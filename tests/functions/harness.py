@@ -133,4 +133,5 @@ def events_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def replies_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [m for m in messages if "seq" not in m]
+    # Control replies: no seq, and not the ephemeral text deltas of a streaming reply.
+    return [m for m in messages if "seq" not in m and m.get("type") != "text_delta"]
