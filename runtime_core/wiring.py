@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from runtime_core.config import ConfigError, Group
 from runtime_core.services import Services, get_services
-from runtime_core.telemetry import runtime_logger
+from runtime_core.telemetry import runtime_logger, tracing
 
 
 class Role(StrEnum):
@@ -30,9 +30,11 @@ class Role(StrEnum):
 
 
 ROLE_GROUPS: dict[Role, frozenset[Group]] = {
-    Role.connect: frozenset({Group.store, Group.jwt, Group.frames, Group.endpoint}),
-    Role.default: frozenset({Group.store, Group.queue, Group.frames, Group.endpoint, Group.workflows}),
-    Role.disconnect: frozenset({Group.store}),
+    Role.connect: frozenset({Group.store, Group.jwt, Group.frames, Group.endpoint, Group.tracing}),
+    Role.default: frozenset(
+        {Group.store, Group.queue, Group.frames, Group.endpoint, Group.workflows, Group.tracing}
+    ),
+    Role.disconnect: frozenset({Group.store, Group.tracing}),
     Role.worker: frozenset(
         {
             Group.store,
@@ -43,11 +45,12 @@ ROLE_GROUPS: dict[Role, frozenset[Group]] = {
             Group.frames,
             Group.telemetry,
             Group.model,
+            Group.tracing,
         }
     ),
-    Role.http: frozenset({Group.store, Group.jwt, Group.workflows}),
+    Role.http: frozenset({Group.store, Group.jwt, Group.workflows, Group.tracing}),
     # Carries out outboxes (posts) and queues steps; never runs one.
-    Role.sweeper: frozenset({Group.store, Group.queue, Group.endpoint, Group.frames}),
+    Role.sweeper: frozenset({Group.store, Group.queue, Group.endpoint, Group.frames, Group.tracing}),
 }
 
 # The template's Handler strings, as Lambda resolves them (path/module.attribute).
@@ -96,4 +99,6 @@ def cold_start(role: Role) -> Services:
         # One line, every variable: what an operator reads in CloudWatch after a failed deploy.
         runtime_logger().error(str(exc), extra={"role": role.value, "variables": exc.variables})
         raise
+    # With tracing off (no OTEL_* asks for it) this imports nothing: route cold starts stay small.
+    tracing.enable_from_settings(services.settings.tracing, role.value)
     return services

@@ -17,6 +17,7 @@ from runtime_core.config.groups import (
     QueueSettings,
     StoreSettings,
     TelemetrySettings,
+    TracingSettings,
     WorkerSettings,
     WorkflowSettings,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "SecretFetcher",
     "StoreSettings",
     "TelemetrySettings",
+    "TracingSettings",
     "Variable",
     "WorkerSettings",
     "WorkflowSettings",

@@ -366,3 +366,37 @@ def _namespace(r: Reader) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._#:/-]{1,255}", namespace) or namespace.startswith("AWS/"):
         r.fail("MOZAIKS_METRICS_NAMESPACE", f"is not a valid CloudWatch namespace: {namespace!r}")
     return namespace
+
+
+class TracingSettings(BaseModel):
+    """Whether to trace, and where to: the standard ``OTEL_*`` variables. The SDK itself reads the rest
+    (``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_TRACES_SAMPLER``, ``OTEL_RESOURCE_ATTRIBUTES`` ...)."""
+
+    model_config = _SETTINGS
+
+    exporter: str | None = None  # "otlp" or "console"; None: tracing off
+    service_name: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.exporter is not None
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> Self:
+        r = Reader(env, None)
+        disabled = (r.text("OTEL_SDK_DISABLED") or "false").lower()
+        if disabled not in ("true", "false"):
+            r.fail("OTEL_SDK_DISABLED", f"must be true or false, got {disabled!r}")
+        endpoint = r.text("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or r.text("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
+            variable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+            if r.text(variable) is None:
+                variable = "OTEL_EXPORTER_OTLP_ENDPOINT"
+            r.fail(variable, f"must be an http(s) URL, got {endpoint!r}")
+        exporter = (r.text("OTEL_TRACES_EXPORTER") or ("otlp" if endpoint else "none")).lower()
+        if exporter not in ("otlp", "console", "none"):
+            r.fail("OTEL_TRACES_EXPORTER", f"must be otlp, console or none, got {exporter!r}")
+        service = r.text("OTEL_SERVICE_NAME")
+        r.done()
+        on = disabled != "true" and exporter in ("otlp", "console")
+        return cls(exporter=exporter if on else None, service_name=service)

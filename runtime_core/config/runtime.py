@@ -13,6 +13,7 @@ from runtime_core.config.groups import (
     QueueSettings,
     StoreSettings,
     TelemetrySettings,
+    TracingSettings,
     WorkerSettings,
     WorkflowSettings,
 )
@@ -29,6 +30,7 @@ _LOADERS: dict[Group, Callable[[Environ | None, SecretFetcher | None], Any]] = {
     Group.frames: lambda env, fetch: FrameSettings.from_env(env),
     Group.telemetry: lambda env, fetch: TelemetrySettings.from_env(env),
     Group.model: lambda env, fetch: ModelSettings.from_env(env, fetch),
+    Group.tracing: lambda env, fetch: TracingSettings.from_env(env),
 }
 
 
@@ -97,3 +99,7 @@ class RuntimeSettings:
     @property
     def model(self) -> ModelSettings:
         return self.group(Group.model)  # type: ignore[no-any-return]
+
+    @property
+    def tracing(self) -> TracingSettings:
+        return self.group(Group.tracing)  # type: ignore[no-any-return]

@@ -4,7 +4,9 @@ what leaving it unset means.
 The table is the contract between the code and the deployment: ``Reader`` refuses to read a variable that is
 not declared here, the template check (``tests/deployment``) compares it with each function's environment in
 template.yaml, and docs/deployment.md lists every variable it declares. Libraries' own variables (``AWS_*``,
-``POWERTOOLS_*``, ``OTEL_*``) are documented by those libraries and are not listed.
+``POWERTOOLS_*``) are documented by those libraries and are not listed; of the OpenTelemetry SDK's ``OTEL_*``
+variables, those the runtime reads itself (to decide whether to trace at all) are declared (group
+``tracing``), and the SDK reads the rest (headers, sampler, resource attributes) as its docs say.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Group(StrEnum):
     frames = "frames"
     telemetry = "telemetry"
     model = "model"
+    tracing = "tracing"
 
 
 class Variable(BaseModel):
@@ -173,6 +176,37 @@ _DECLARED = [
         group=Group.telemetry,
         unset="MozaiksAI",
         doc="CloudWatch namespace of the step metrics (EMF).",
+    ),
+    Variable(
+        name="OTEL_SDK_DISABLED",
+        group=Group.tracing,
+        unset="false",
+        doc="`true` turns tracing off whatever else is set (the OpenTelemetry SDK's switch).",
+    ),
+    Variable(
+        name="OTEL_TRACES_EXPORTER",
+        group=Group.tracing,
+        unset="otlp when an OTLP endpoint is set, else no tracing (the SDK is not even imported)",
+        doc="`otlp` (OTLP over HTTP/protobuf), `console` (spans as JSON on stdout) or `none`.",
+    ),
+    Variable(
+        name="OTEL_EXPORTER_OTLP_ENDPOINT",
+        group=Group.tracing,
+        unset="no OTLP export",
+        doc="OTLP/HTTP base URL of a collector (the ADOT collector layer: http://localhost:4318); setting it "
+        "turns tracing on. See docs/observability.md.",
+    ),
+    Variable(
+        name="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        group=Group.tracing,
+        unset="OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces",
+        doc="Full OTLP/HTTP URL for spans only; setting it turns tracing on.",
+    ),
+    Variable(
+        name="OTEL_SERVICE_NAME",
+        group=Group.tracing,
+        unset="mozaiks-<role> (mozaiks-worker, mozaiks-default ...)",
+        doc="The `service.name` of the spans.",
     ),
     Variable(
         name="MOZAIKS_MODEL",

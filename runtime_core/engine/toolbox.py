@@ -38,6 +38,7 @@ from typing import Any
 
 from runtime_core import faults
 from runtime_core.engine.runtime_context import restore_runtime
+from runtime_core.telemetry import tracing
 from runtime_core.tools import ToolCallInfo, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
 
@@ -220,12 +221,13 @@ class ToolRun:
                 kwargs[CONTEXT_PARAM] = self.context
             who = f"tool {tool.spec.name}"
             try:
-                with executing(call) if call is not None else nullcontext():
+                with executing(call) if call is not None else nullcontext(), _tool_span(tool, record) as span:
                     if tool.is_ui:
                         return self._answer(tool, kwargs.get(CONTEXT_PARAM))
                     result = target(*args, **kwargs)
             except Exception as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
+                span.record_error(exc)
                 raise
             finally:
                 self.guard(who)
@@ -252,6 +254,19 @@ class ToolRun:
         if CONTEXT_PARAM in params:
             return tool.result_function(answer, context_variables=context_variables)
         return tool.result_function(answer)
+
+
+def _tool_span(tool: LoadedTool, record: ToolExecution) -> Any:
+    """The tool call's span (GenAI ``execute_tool``); a no-op object while tracing is off."""
+    return tracing.span(
+        f"execute_tool {tool.spec.name}",
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool.spec.name,
+            "gen_ai.tool.call.id": record.call_id,
+            "gen_ai.tool.type": "function",
+        },
+    )
 
 
 async def _finish(

@@ -31,6 +31,7 @@ from runtime_core.session import (
     ToolCall,
     UserInput,
 )
+from runtime_core.telemetry import tracing
 from runtime_core.workflow.spec import OrchestrationStrategy, StartupMode, Workflow
 
 if TYPE_CHECKING:
@@ -169,7 +170,8 @@ class Turn:
             self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
         self.handoff_reported = False
         self.turn_start = len(self.state.messages)
-        reply = speaker.generate_reply(sender=self.chat.manager)
+        with tracing.span(f"invoke_agent {speaker.name}", self._turn_attributes(speaker.name)):
+            reply = speaker.generate_reply(sender=self.chat.manager)
         self.state.turn += 1
         if reply is None:
             self._complete("completed", f"{speaker.name} gave no reply")
@@ -196,6 +198,15 @@ class Turn:
             self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
         self._after_reply(speaker.name)
         self._hand_on(self._select(speaker))
+
+    def _turn_attributes(self, agent: str) -> dict[str, Any]:
+        return {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": agent,
+            "gen_ai.conversation.id": self.state.session_id,
+            "mozaiks.workflow": self.workflow.name,
+            "mozaiks.turn": self.state.turn + 1,
+        }
 
     def _hand_on(self, next_agent: Any) -> None:
         if next_agent.name in HUMANS:

@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from runtime_core.llm.spans import close_call, open_call
+
 AGENT_HEADER = "x-mozaiks-agent"
 PURPOSE_HEADER = "x-mozaiks-purpose"
 EXTENSION = "mozaiks"
@@ -84,18 +86,22 @@ class CallMeter:
             "purpose": purpose,
             "call": self.call_counts.get(agent, 0),
         }
+        open_call(request, agent, purpose)
         if self.on_start is not None:
             self.on_start(agent, purpose)
 
     def on_response(self, response: httpx.Response) -> None:
         meta: dict[str, Any] = response.request.extensions.get(EXTENSION, {})
         if response.status_code != 200 or not meta:
+            close_call(response.request, response, None)
             return
         response.read()
         try:
             body = json.loads(response.content)
         except ValueError:
+            close_call(response.request, response, None)
             return
+        close_call(response.request, response, body)
         usage = body.get("usage") or {}
         model = str(body.get("model", ""))
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
@@ -165,7 +171,11 @@ class _Relay(httpx.BaseTransport):
         self._client = client
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._client.meter.transport.handle_request(request)
+        try:
+            return self._client.meter.transport.handle_request(request)
+        except BaseException:
+            close_call(request, None, None)  # the model call's span, if tracing: ended as failed
+            raise
 
     def close(self) -> None:
         return None

@@ -1,6 +1,7 @@
 """Step metrics as CloudWatch EMF lines (Powertools Metrics).
 
-Dimensions are ``workflow`` and ``app_id`` only: every distinct dimension combination is a separate, billed
+Dimensions are ``workflow`` and ``app_id``, plus a second set with the constant ``scope=all`` (the stack-wide
+series the alarms and the dashboard use), only: every distinct dimension combination is a separate, billed
 custom metric, so user and session ids go into the EMF document as metadata (searchable in Logs Insights, not
 metrics). Powertools' automatic ``service`` dimension is switched off for the same reason (the function name
 is in the logs). ``POWERTOOLS_DEV=true`` or ``POWERTOOLS_METRICS_DISABLED=true`` silently disable all of this.
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime_core.session import UsageTotals
 
+STACK_DIMENSION, STACK_VALUE = "scope", "all"
 # EMF drops dimension values longer than this; a longer app id would lose the step's metrics entirely.
 _MAX_DIMENSION = 250
 
@@ -33,6 +35,9 @@ class StepTimings(BaseModel):
     frame_to_first_event_ms: float | None = Field(default=None, ge=0)
     posts: int = Field(default=0, ge=0)
     posted_bytes: int = Field(default=0, ge=0)
+    # Management API posts that failed for a reason other than the client leaving (throttled past the retry
+    # budget, forbidden, unreachable): the events are stored, the client gets them on resume.
+    post_failures: int = Field(default=0, ge=0)
 
 
 class StepMetrics(BaseModel):
@@ -85,6 +90,9 @@ def record_step_metrics(
     )
     metrics.add_dimension(name="workflow", value=step.workflow[:_MAX_DIMENSION])
     metrics.add_dimension(name="app_id", value=step.app_id[:_MAX_DIMENSION])
+    # The same values again under one constant dimension: the stack-wide series that alarms and the dashboard
+    # use (an alarm needs fixed dimension values; one per workflow and app cannot be alarmed on as a whole).
+    metrics.add_dimensions(**{STACK_DIMENSION: STACK_VALUE})
     metrics.add_metric(name="Steps", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1 if step.error else 0)
     metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=step.usage.calls)
@@ -117,3 +125,4 @@ def _add_timings(metrics: Metrics, timings: StepTimings) -> None:
             metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
     metrics.add_metric(name="Posts", unit=MetricUnit.Count, value=timings.posts)
     metrics.add_metric(name="PostedBytes", unit=MetricUnit.Bytes, value=timings.posted_bytes)
+    metrics.add_metric(name="PostFailures", unit=MetricUnit.Count, value=timings.post_failures)

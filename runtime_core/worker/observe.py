@@ -51,6 +51,7 @@ class StepClock:
             frame_to_first_event_ms=first_event,
             posts=posted.posts if posted is not None else 0,
             posted_bytes=posted.bytes if posted is not None else 0,
+            post_failures=posted.failed if posted is not None else 0,
         )
 
 

@@ -28,6 +28,7 @@ class PostReport(BaseModel):
     posts: int = 0
     gone: int = 0
     bytes: int = 0
+    failed: int = 0
     # Epoch seconds when the first post call delivered (the step metrics' FrameToFirstEvent ends there).
     first_post_at: float | None = None
 
@@ -60,6 +61,7 @@ def post_to_session(
             # The events are stored: the client gets them when it resumes. A post failure must not fail (and
             # so redo) a step that is already committed.
             runtime_logger().warning("post failed", extra={"connection_id": connection_id, "code": exc.code})
+            report.failed += 1
             continue
         report.posts += outcome.posts
         report.bytes += outcome.bytes

@@ -28,7 +28,7 @@ from runtime_core.routes.expiry import close_expired_connections
 from runtime_core.services import Services
 from runtime_core.session import Tenant
 from runtime_core.store.protocol import SessionHeader
-from runtime_core.telemetry import runtime_logger
+from runtime_core.telemetry import runtime_logger, tracing
 from runtime_core.worker.decision import has_work
 from runtime_core.worker.outbox import carry_out
 
@@ -105,14 +105,17 @@ class Sweeper:
         for due in store.due_sessions(limit=self.batch):
             report.due += 1
             try:
-                header = store.header(due.tenant, due.session_id)
-                done, released = rearm(
-                    self.services,
-                    due.tenant,
-                    header,
-                    grace_seconds=self.grace_seconds,
-                    callback_url=self.callback_url,
-                )
+                # A step re-armed here links back to this span (its trace context travels in the message).
+                with tracing.span("mozaiks.sweep", {"mozaiks.session_id": due.session_id}) as span:
+                    header = store.header(due.tenant, due.session_id)
+                    done, released = rearm(
+                        self.services,
+                        due.tenant,
+                        header,
+                        grace_seconds=self.grace_seconds,
+                        callback_url=self.callback_url,
+                    )
+                    span.set_attribute("mozaiks.sweep.outcome", done)
             except Exception:
                 # One broken session must not stop the sweep of the others; it stays due.
                 report.failed += 1
@@ -143,4 +146,7 @@ def on_schedule(event: dict[str, object], context: object) -> dict[str, int]:
         grace_seconds=services.store.recovery_grace_seconds,
         callback_url=services.settings.endpoint.callback_url,
     )
-    return sweeper.sweep().model_dump()
+    try:
+        return sweeper.sweep().model_dump()
+    finally:
+        tracing.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,3 +18,21 @@ def test_route_handler_modules_do_not_import_autogen_or_boto3() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == []
+
+
+def test_tracing_off_never_imports_the_opentelemetry_sdk() -> None:
+    # The frame route, the queue, the worker and the engine's traced paths, with no OTEL_* set.
+    code = (
+        "import json, sys\n"
+        "import runtime_core.routes.frames, runtime_core.queue, runtime_core.worker.sweeper\n"
+        "import runtime_core.worker.step_worker, runtime_core.llm.meter\n"
+        "from runtime_core.queue import StepMessage\n"
+        "from runtime_core.session import Tenant\n"
+        "from runtime_core.telemetry import tracing\n"
+        "m = StepMessage.of(Tenant(app_id='a', user_id='u'), 's', 'start', 'd')\n"
+        "with tracing.span('x') as s: s.set_attribute('k', 1)\n"
+        "print(json.dumps([m.trace, sorted({n.split('.')[0] for n in sys.modules} & {'opentelemetry'})]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert json.loads(result.stdout) == [None, []]

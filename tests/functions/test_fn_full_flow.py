@@ -117,7 +117,7 @@ def test_customer_support_end_to_end(
     for record in records:
         directive = record["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "MozaiksTest"
-        assert directive["Dimensions"] == [["workflow", "app_id"]]
+        assert directive["Dimensions"] == [["workflow", "app_id"], ["scope"]]
         units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
         # FrameToFirstEvent only for a step a client frame caused (not for one a worker chained).
         frame = {"FrameToFirstEvent": "Milliseconds"} if "FrameToFirstEvent" in record else {}
@@ -133,9 +133,11 @@ def test_customer_support_end_to_end(
             "StepEndToEnd": "Milliseconds",
             "Posts": "Count",
             "PostedBytes": "Bytes",
+            "PostFailures": "Count",
             **frame,
         }
-        assert (record["Posts"][0] > 0) == (record["PostedBytes"][0] > 0)
+        assert (record["Posts"][0] > 0) == (record["PostedBytes"][0] > 0) and record["PostFailures"] == [0.0]
+        assert record["scope"] == "all"
         assert record["workflow"] == "CustomerSupport" and record["app_id"] == "app-1"
         assert record["session_id"] == session_id and record["user_id"] == "user-1"
         assert record["Steps"] == [1.0] and record["Errors"] == [0.0]

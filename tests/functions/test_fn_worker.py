@@ -256,7 +256,7 @@ def test_a_410_from_the_management_api_forgets_the_connection(
 
 
 def test_a_post_that_keeps_failing_does_not_fail_a_committed_step(
-    aws: Any, store: Any, services: Services
+    aws: Any, store: Any, services: Services, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stubbed = _Stubbed()
     _stubbed_services(store, services, stubbed)
@@ -273,6 +273,9 @@ def test_a_post_that_keeps_failing_does_not_fail_a_committed_step(
     _delete(aws, messages)
     assert store.get_session(TENANT, session_id).last_event_seq == 5
     assert store.get_connection("conn-A") is not None
+    # The step's metrics count the failed post (what the Management API failure alarm watches).
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert (emf["PostFailures"], emf["Posts"], emf["PostedBytes"]) == ([1.0], [0.0], [0.0])
 
 
 def test_cancel_ends_the_session(aws: Any, services: Any, store: Any) -> None:

@@ -38,7 +38,7 @@ def test_one_step_is_one_emf_line_with_low_cardinality_dimensions(
     [line] = emf_lines(capsys.readouterr().out)
     [directive] = line["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "MozaiksTest"
-    assert directive["Dimensions"] == [["workflow", "app_id"]]
+    assert directive["Dimensions"] == [["workflow", "app_id"], ["scope"]]
     units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
     assert units == {
         "Steps": "Count",
@@ -114,7 +114,7 @@ def test_what_the_user_waited_for_is_in_the_same_line(
     record_step_metrics(metrics, "W", "app-1", USAGE, 120.0, session_id="s-1", timings=timings)
     [line] = emf_lines(capsys.readouterr().out)
     [directive] = line["_aws"]["CloudWatchMetrics"]
-    assert directive["Dimensions"] == [["workflow", "app_id"]]
+    assert directive["Dimensions"] == [["workflow", "app_id"], ["scope"]]
     units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
     assert {k: units[k] for k in ("QueueWait", "StepEndToEnd", "Posts", "PostedBytes")} == {
         "QueueWait": "Milliseconds",
