@@ -13,6 +13,7 @@ from typing import Any
 
 from runtime_core.workflow.context_expression import expression_problem, referenced_variables
 from runtime_core.workflow.errors import WorkflowError
+from runtime_core.workflow.function_refs import check_function_refs
 from runtime_core.workflow.shape_errors import describe_value
 from runtime_core.workflow.spec import (
     RESERVED_TARGETS,
@@ -29,7 +30,7 @@ from runtime_core.workflow.spec import (
     VariableSource,
     VariableType,
 )
-from runtime_core.workflow.spec_base import Dialect, Hook
+from runtime_core.workflow.spec_base import Dialect, Hook, LifecycleTool
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.tool_source import ToolSource, check_tool_path, read_tool_source
 from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
@@ -59,6 +60,7 @@ class Files:
     # File name -> line map, for every file that parsed.
     lines: dict[str, LineMap] = field(default_factory=dict)
     hooks: list[tuple[int, Hook]] = field(default_factory=list)
+    lifecycle_tools: list[tuple[int, LifecycleTool]] = field(default_factory=list)
     # The original dialect allows what its runtime did: conditional after-works (expression rules).
     dialect: Dialect = Dialect.mozaiks
 
@@ -412,4 +414,5 @@ def crosscheck(files: Files, root: Path) -> list[WorkflowError]:
     _check_context_variables(report, files)
     _check_structured_outputs(report, files)
     _check_output_cycles(report, files)
+    report.errors.extend(check_function_refs(files.hooks, files.lifecycle_tools, agents, files.lines, root))
     return report.errors

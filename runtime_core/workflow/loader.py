@@ -36,7 +36,7 @@ from runtime_core.workflow.spec import (
     Tool,
     Workflow,
 )
-from runtime_core.workflow.spec_base import Dialect
+from runtime_core.workflow.spec_base import Dialect, LifecycleTool
 from runtime_core.workflow.suggestions import closest
 from runtime_core.workflow.tool_source import TOOLS_DIR
 from runtime_core.workflow.yaml_source import MAX_CHARS, ParsedFile, parse_yaml
@@ -176,6 +176,8 @@ def _collect_entries(name: str, data: Any, files: Files) -> None:
     if name == "orchestrator.yaml":
         files.orchestrator = _partial_orchestrator(data)
         return
+    if name == "tools.yaml" and isinstance(data, dict) and isinstance(data.get("lifecycle_tools"), list):
+        files.lifecycle_tools = _valid_entries(data["lifecycle_tools"], LifecycleTool)
     key, entry_model, attr = _LIST_ENTRIES[name]
     raw = data.get(key) if isinstance(data, dict) else None
     if not isinstance(raw, list):
@@ -185,13 +187,18 @@ def _collect_entries(name: str, data: Any, files: Files) -> None:
         )
         return
     files.names[name] = [e["name"] for e in raw if isinstance(e, dict) and isinstance(e.get("name"), str)]
+    setattr(files, attr, _valid_entries(raw, entry_model))
+
+
+def _valid_entries(raw: list[Any], entry_model: type[BaseModel]) -> list[tuple[int, Any]]:
+    """(index, entry) of the entries that pass their own shape check."""
     entries: list[tuple[int, Any]] = []
     for index, entry in enumerate(raw):
         try:
             entries.append((index, entry_model.model_validate(entry)))
         except ValidationError:
             continue
-    setattr(files, attr, entries)
+    return entries
 
 
 def _partial_orchestrator(data: Any) -> Orchestrator | None:

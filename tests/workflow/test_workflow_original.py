@@ -430,3 +430,76 @@ def test_an_orchestrator_of_this_runtimes_dialect_beside_original_files_is_read_
 
     assert wf.dialect == "original"  # agents.yaml, handoffs.yaml... are
     assert (wf.name, wf.orchestrator.max_turns, wf.orchestrator.human_in_the_loop) == ("Mixed", 20, True)
+
+
+def test_names_the_original_runtime_let_pass_are_warnings(tmp_path: Path) -> None:
+    # visual_agents and agents[].variables naming what does not exist had no effect in the original
+    # runtime: a warning each, and the workflow still validates.
+    root = _copy(
+        "Intake",
+        tmp_path,
+        {
+            "ui_config.yaml": "visual_agents: [user, Interviewer, KeyAgent]\n",
+            "context_variables.yaml": """\
+            definitions:
+              interview_done:
+                type: boolean
+                source: {type: state, default: false}
+            agents:
+              Interviewer:
+                variables: [interview_done, app_concept]
+            """,
+        },
+    )
+
+    result = check_workflow_report(root)
+
+    assert result.workflow is not None
+    assert result.workflow.orchestrator.visible_agents == ["Interviewer"]
+    assert result.workflow.agent("Interviewer").context_variables == ["interview_done"]
+    found = {(w.file, w.line, w.field, w.message) for w in result.warnings}
+    assert (
+        "ui_config.yaml",
+        1,
+        "visual_agents[2]",
+        "'KeyAgent' is not an agent of agents.yaml; ignored",
+    ) in found
+    assert (
+        "context_variables.yaml",
+        7,
+        "agents.Interviewer.variables[1]",
+        "'app_concept' is not defined in definitions; ignored",
+    ) in found
+
+
+def test_hooks_and_lifecycle_tools_must_name_functions_that_exist(tmp_path: Path) -> None:
+    root = _copy(
+        "Intake",
+        tmp_path,
+        {
+            "hooks.yaml": """\
+            hooks:
+              - hook_type: update_agent_state
+                hook_agent: Interviewr
+                filename: missing.py
+                function: add_context
+              - hook_type: process_message_before_send
+                hook_agent: all
+                filename: intake.py
+                function: add_contxt
+            """
+        },
+    )
+
+    errors = _errors(root)
+
+    assert errors == [
+        ("hooks.yaml", 3, "hooks[0].hook_agent", "unknown agent 'Interviewr'; did you mean 'Interviewer'?"),
+        ("hooks.yaml", 4, "hooks[0].filename", "tool file 'tools/missing.py' does not exist"),
+        (
+            "hooks.yaml",
+            9,
+            "hooks[1].function",
+            "function 'add_contxt' is not defined at the top level of tools/intake.py; did you mean 'add_context'?",
+        ),
+    ]

@@ -73,6 +73,7 @@ def translate_folder(folder_name: str, parsed: dict[str, Parsed]) -> FolderTrans
             result.files[name], exposure = resources.context_variables(p.data, p.lines)
         elif name == "structured_outputs.yaml":
             result.files[name], registry = outputs.structured_outputs(p.data, p.lines)
+    _orchestrator_visual_agents(result, parsed)
     _ui_config(result, parsed)
     _outputs_per_agent(result, parsed, registry)
     _exposure(result, exposure)
@@ -92,6 +93,21 @@ def _agents(result: FolderTranslation) -> dict[str, dict[str, Any]]:
     data = result.files.get("agents.yaml")
     raw = data.data.get("agents") if data is not None and isinstance(data.data, dict) else None
     return {a["name"]: a for a in raw or [] if isinstance(a, dict) and isinstance(a.get("name"), str)}
+
+
+def _orchestrator_visual_agents(result: FolderTranslation, parsed: dict[str, Parsed]) -> None:
+    orchestrator = result.files.get("orchestrator.yaml")
+    source = parsed.get("orchestrator.yaml")
+    if orchestrator is None or source is None or not isinstance(source.data, dict):
+        return
+    written = source.data.get("visual_agents")
+    if isinstance(written, list) and isinstance(orchestrator.data, dict):
+        kept = _known_agents(result, parsed, written, "orchestrator.yaml", source.lines)
+        orchestrator.data["visible_agents"] = kept
+        orchestrator.lines.lines = {
+            k: v for k, v in orchestrator.lines.lines.items() if k[:1] != ("visible_agents",)
+        }
+        orchestrator.lines.lines[("visible_agents",)] = source.lines.line_of(("visual_agents",))
 
 
 def _ui_config(result: FolderTranslation, parsed: dict[str, Parsed]) -> None:
@@ -119,10 +135,44 @@ def _ui_config(result: FolderTranslation, parsed: dict[str, Parsed]) -> None:
                 )
             )  # fmt: skip
             continue
-        names = [n for n in value if n != "user"] if isinstance(value, list) else value
-        orchestrator.data["visible_agents"] = names
-        orchestrator.lines.lines[("visible_agents",)] = line
-        orchestrator.origin["visible_agents"] = f"({UI_CONFIG}) visual_agents"
+        if isinstance(value, list):
+            orchestrator.data["visible_agents"] = _known_agents(result, parsed, value, UI_CONFIG, ui.lines)
+        else:
+            result.errors.append(
+                WorkflowError(file=UI_CONFIG, line=line, field=key, message="expected a list of agent names")
+            )
+
+
+def _agent_names(result: FolderTranslation, parsed: dict[str, Parsed]) -> set[str] | None:
+    translated = _agents(result)
+    if translated:
+        return set(translated)
+    source = parsed.get("agents.yaml")
+    raw = source.data.get("agents") if source is not None and isinstance(source.data, dict) else None
+    names = {name for _, name, _ in entries(raw) if name is not None}
+    return names or None
+
+
+def _known_agents(
+    result: FolderTranslation, parsed: dict[str, Parsed], names: list[Any], file: str, lines: LineMap
+) -> list[Any]:
+    """``visual_agents`` without ``user`` (the user's messages always show) and without names that are not
+    agents: the original runtime matched the list against speakers, so such a name had no effect."""
+    agents = _agent_names(result, parsed)
+    kept = []
+    for index, name in enumerate(names):
+        if name == "user":
+            continue
+        if agents is not None and isinstance(name, str) and name not in agents:
+            result.warnings.append(
+                WorkflowError(
+                    file=file, line=lines.line_of(("visual_agents", index)), field=f"visual_agents[{index}]",
+                    message=f"'{name}' is not an agent of agents.yaml; ignored",
+                )
+            )  # fmt: skip
+            continue
+        kept.append(name)
+    return kept
 
 
 def _outputs_per_agent(
@@ -158,6 +208,12 @@ def _outputs_per_agent(
             )  # fmt: skip
 
 
+def _variable_names(translation: Translation | None) -> set[str] | None:
+    if translation is None or not isinstance(translation.data, dict):
+        return None
+    return {v["name"] for v in translation.data.get("context_variables") or [] if isinstance(v, dict)}
+
+
 def _exposure(result: FolderTranslation, exposure: dict[str, Any]) -> None:
     """context_variables.yaml ``agents[].variables``: which variables each agent's prompt sees."""
     agents = _agents(result)
@@ -167,7 +223,13 @@ def _exposure(result: FolderTranslation, exposure: dict[str, Any]) -> None:
             assert variables_file is not None
             variables_file.warn(at, f"'{agent}' is not an agent of agents.yaml; its variables are ignored")
             continue
-        agents[agent]["context_variables"] = names
+        defined = _variable_names(variables_file)
+        for index, name in enumerate(names):
+            if defined is not None and name not in defined and variables_file is not None:
+                variables_file.warn(
+                    (*at, "variables", index), f"'{name}' is not defined in definitions; ignored"
+                )
+        agents[agent]["context_variables"] = [n for n in names if defined is None or n in defined]
         # Where the exposure is written, for the "not yet run" warning (runtime_core.workflow.pending).
         if variables_file is not None:
             variables_file.map_from_source(("exposure", agent), at)
