@@ -94,12 +94,12 @@ def test_helpdesk_structured_output_fields_keep_their_meaning() -> None:
 
     parsed = triage.model_validate_json('{"category": "billing", "urgency": null, "schema": {"a": 1}}')
 
-    # optional_list: absent is an empty list; union with 'null': nullable; a field named like a pydantic
-    # attribute keeps its name in the JSON.
+    # optional_list: absent is null (the original built Optional[list] with default None); union with
+    # 'null': nullable; a field named like a pydantic attribute keeps its name in the JSON.
     assert parsed.model_dump(mode="json") == {
         "category": "billing",
         "urgency": None,
-        "notes": [],
+        "notes": None,
         "schema": {"a": 1},
     }
     with pytest.raises(ValueError):
@@ -261,7 +261,6 @@ def test_intake_maps_the_list_form_and_ui_config() -> None:
                   Greeter:
                     prompt_sections:
                       - id: role
-                        heading: '[ROLE]'
                     max_consecutive_auto_reply: -1
                 """
             },
@@ -340,9 +339,15 @@ def test_intake_maps_the_list_form_and_ui_config() -> None:
                         category: str
                   registry:
                     Greeter: Triage
+                    Classifier: Triag
                 """
             },
-            ("agents.yaml", 20, "agents.Classifier.structured_outputs_required", "registry names no model"),
+            (
+                "structured_outputs.yaml",
+                8,
+                "structured_outputs.registry.Classifier",
+                "registry names model 'Triag', which models does not define; did you mean 'Triage'?",
+            ),
         ),
     ],
     ids=[
@@ -357,7 +362,7 @@ def test_intake_maps_the_list_form_and_ui_config() -> None:
         "unknown_tool_type",
         "unknown_source_type",
         "literal_without_values",
-        "required_output_without_registry",
+        "registry_unknown_model",
     ],
 )
 def test_original_dialect_errors_name_file_line_and_original_field(
@@ -500,6 +505,85 @@ def test_hooks_and_lifecycle_tools_must_name_functions_that_exist(tmp_path: Path
             "hooks.yaml",
             9,
             "hooks[1].function",
-            "function 'add_contxt' is not defined at the top level of tools/intake.py; did you mean 'add_context'?",
+            "function 'add_contxt' is not defined at the top level of tools/intake.py; "
+            "did you mean 'add_context'?",
         ),
     ]
+
+
+def test_the_registry_gives_the_model_and_auto_tool_mode_needs_one(tmp_path: Path) -> None:
+    # The original gave the registry's model to the agent whatever structured_outputs_required said, and
+    # refused auto_tool_mode without one.
+    agents = """\
+    agents:
+      Greeter:
+        structured_outputs_required: false
+      Classifier:
+        structured_outputs_required: true
+        auto_tool_mode: true
+      Resolver:
+        structured_outputs_required: true
+    """
+    outputs = """\
+    structured_outputs:
+      models:
+        Triage: {type: model, fields: {category: str}}
+      registry: {Greeter: Triage}
+    """
+    root = _copy("HelpDesk", tmp_path, {"agents.yaml": agents, "structured_outputs.yaml": outputs})
+
+    result = check_workflow_report(root)
+
+    assert [(e.file, e.line, e.field, e.message) for e in result.errors] == [
+        (
+            "agents.yaml",
+            6,
+            "agents.Classifier.auto_tool_mode",
+            "auto_tool_mode needs a structured output model: name one for this agent in "
+            "structured_outputs.yaml's registry",
+        )
+    ]
+    (root / "agents.yaml").write_text(textwrap.dedent(agents).replace("    auto_tool_mode: true\n", ""))
+
+    result = check_workflow_report(root)
+
+    assert result.workflow is not None
+    assert result.workflow.agent("Greeter").structured_output == "Triage"
+    assert result.workflow.agent("Classifier").structured_output is None
+    assert result.workflow.agent("Resolver").system_message == "You are a helpful AI assistant."
+    assert [(w.file, w.line, w.field) for w in result.warnings if w.file == "agents.yaml"] == [
+        ("agents.yaml", 5, "agents.Classifier.structured_outputs_required"),
+        ("agents.yaml", 7, "agents.Resolver.structured_outputs_required"),
+    ]
+
+
+def test_prompt_sections_compose_as_the_original_runtime_did(tmp_path: Path) -> None:
+    agents = """\
+    agents:
+      Greeter:
+        prompt_sections:
+          output_format: {heading: '[OUTPUT]', content: '  One line.  '}
+          role: {heading: '[ROLE]', content: Greet.}
+          rules: {content: Ask.}
+      Classifier:
+        prompt_sections_custom:
+          - heading: '[ONLY A HEADING]'
+          - content: Plain text without a heading.
+        structured_outputs_required: true
+      Resolver:
+        system_message: Fix it.
+    """
+    root = _copy("HelpDesk", tmp_path, {"agents.yaml": agents})
+
+    result = check_workflow_report(root)
+
+    assert result.workflow is not None
+    # A mapping of named sections composes in the original's fixed order; content is stripped.
+    assert result.workflow.agent("Greeter").system_message == "[ROLE]\nGreet.\n\n[OUTPUT]\nOne line."
+    assert result.workflow.agent("Classifier").system_message == (
+        "[ONLY A HEADING]\n\nPlain text without a heading."
+    )
+    assert result.workflow.agent("Resolver").system_message == "Fix it."
+    (warning,) = [w for w in result.warnings if w.file == "agents.yaml"]
+    assert (warning.line, warning.field) == (6, "agents.Greeter.prompt_sections.rules")
+    assert "not one the original runtime composed" in warning.message

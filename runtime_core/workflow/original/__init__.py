@@ -16,6 +16,7 @@ from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.original import orchestration, outputs, resources
 from runtime_core.workflow.original.detect import is_original
 from runtime_core.workflow.original.mapping import Translation, entries, rename_field, truthy
+from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.yaml_source import LineMap, format_path
 
 __all__ = ["UI_CONFIG", "FolderTranslation", "rename_field", "translate_folder"]
@@ -178,34 +179,50 @@ def _known_agents(
 def _outputs_per_agent(
     result: FolderTranslation, parsed: dict[str, Parsed], registry: dict[str, Any]
 ) -> None:
-    """``structured_outputs_required: true`` + the registry's model = the agent's structured output."""
+    """The registry's model is the agent's structured output (the original gave it as the agent's
+    response_format whatever ``structured_outputs_required`` said); ``auto_tool_mode`` needs one."""
     agents = _agents(result)
-    required: dict[str, tuple[bool, LineMap, Any]] = {}
-    source = parsed.get("agents.yaml")
-    if source is not None and isinstance(source.data, dict):
-        for key, name, entry in entries(source.data.get("agents")):
-            if isinstance(entry, dict) and name is not None:
-                flag = truthy(entry.get("structured_outputs_required", False))
-                required[name] = (flag is True, source.lines, ("agents", key, "structured_outputs_required"))
+    outputs_file = result.files.get("structured_outputs.yaml")
+    models = (
+        {m.get("name") for m in outputs_file.data.get("models") or [] if isinstance(m, dict)}
+        if outputs_file is not None and isinstance(outputs_file.data, dict)
+        else set()
+    )
     for agent, (model, at) in registry.items():
+        assert outputs_file is not None
         if agent not in agents:
-            result.files["structured_outputs.yaml"].warn(
+            outputs_file.warn(
                 at, f"registry names agent '{agent}', which agents.yaml does not define; ignored"
             )
-            continue
-        if model is None:
-            continue
-        if required.get(agent, (False,))[0]:
+        elif model is not None and model not in models:
+            outputs_file.out_error(
+                at,
+                f"registry names model '{model}', which models does not define"
+                f"{did_you_mean(str(model), [m for m in models if isinstance(m, str)])}",
+            )
+        elif model is not None:
             agents[agent]["structured_output"] = model
-    for agent, (flag, lines, at) in required.items():
-        if flag and agents.get(agent, {}).get("structured_output") is None and agent in agents:
-            result.errors.append(
-                WorkflowError(
-                    file="agents.yaml", line=lines.line_of(at), field=format_path(at),
-                    message="structured_outputs_required is true but structured_outputs.yaml's registry "
-                    "names no model for this agent",
-                )
+    source = parsed.get("agents.yaml")
+    if source is None or not isinstance(source.data, dict):
+        return
+    for key, name, entry in entries(source.data.get("agents")):
+        if not isinstance(entry, dict) or name not in agents or agents[name].get("structured_output"):
+            continue
+        at = ("agents", key)
+        if truthy(entry.get("auto_tool_mode")) is True:
+            result.errors.append(_error("agents.yaml", source.lines, (*at, "auto_tool_mode"),
+                                        "auto_tool_mode needs a structured output model: name one for this "
+                                        "agent in structured_outputs.yaml's registry"))  # fmt: skip
+        elif truthy(entry.get("structured_outputs_required")) is True:
+            result.warnings.append(
+                _error("agents.yaml", source.lines, (*at, "structured_outputs_required"),
+                       "structured_outputs.yaml's registry names no model for this agent: its replies are "
+                       "free text, as in the original runtime")
             )  # fmt: skip
+
+
+def _error(file: str, lines: LineMap, at: Any, message: str) -> WorkflowError:
+    return WorkflowError(file=file, line=lines.line_of(at), field=format_path(at), message=message)
 
 
 def _variable_names(translation: Translation | None) -> set[str] | None:

@@ -33,6 +33,13 @@ class Translation:
         self.lines.lines[new] = self.source.line_of(old)
         self.origin[format_path(new)] = format_path(old)
 
+    def out_error(self, old: FieldPath, message: str) -> None:
+        self.errors.append(
+            WorkflowError(
+                file=self.file, line=self.source.line_of(old), field=format_path(old), message=message
+            )
+        )
+
     def warn(self, old: FieldPath, message: str) -> None:
         self.warnings.append(
             WorkflowError(

@@ -113,18 +113,22 @@ def agents(data: dict[str, Any], lines: LineMap) -> Translation:
             agent["name"] = name
             w.map(("agents", index, "name"), old)
         w.map(("agents", index), old)
+        sections_key = "prompt_sections" if entry.get("prompt_sections") else "prompt_sections_custom"
         for field, value in entry.items():
-            if field == "prompt_sections":
-                agent["system_message"] = _prompt(w, (*old, "prompt_sections"), value)
-                w.map(("agents", index, "system_message"), (*old, "prompt_sections"))
+            if field in ("prompt_sections", "prompt_sections_custom"):
+                if field == sections_key:
+                    agent["system_message"] = _prompt(w, (*old, field), value)
+                    w.map(("agents", index, "system_message"), (*old, field))
             elif field == "structured_outputs_required":
                 # Read with structured_outputs.yaml's registry (runtime_core.workflow.original.crossfile).
                 continue
             else:
                 agent[field] = truthy(value) if field == "auto_tool_mode" else value
                 w.copy_lines(("agents", index, field), (*old, field), value)
-        if "prompt_sections" in entry and "system_message" in entry:
+        if "system_message" in agent and "system_message" in entry and entry.get(sections_key):
             w.error((*old, "system_message"), "set either prompt_sections or system_message, not both")
+        # The original runtime's message for an agent without any.
+        agent.setdefault("system_message", DEFAULT_SYSTEM_MESSAGE)
         out_agents.append(agent)
     out = {k: v for k, v in data.items() if k != "agents"}
     for k, v in out.items():
@@ -135,12 +139,32 @@ def agents(data: dict[str, Any], lines: LineMap) -> Translation:
     return w.out
 
 
+DEFAULT_SYSTEM_MESSAGE = "You are a helpful AI assistant."
+# The fixed form: a mapping of named sections, composed in this order (others are not used).
+SECTION_ORDER = (
+    "role", "objective", "context", "runtime_integrations", "guidelines", "instructions", "examples",
+    "json_output_compliance", "output_format",
+)  # fmt: skip
+
+
 def _prompt(w: Writer, at: tuple[Any, ...], sections: Any) -> str:
-    if not isinstance(sections, list):
+    """The sections as one system message: each its heading line, then its content (stripped), the
+    sections separated by a blank line; a section with only a heading is its heading."""
+    if isinstance(sections, dict) and not {"heading", "content"} & sections.keys():
+        for extra in sorted(sections.keys() - set(SECTION_ORDER)):
+            w.warn(
+                (*at, extra),
+                f"section '{extra}' is not one the original runtime composed ({', '.join(SECTION_ORDER)}); "
+                f"not used{did_you_mean(str(extra), SECTION_ORDER)}",
+            )
+        ordered = [(key, sections[key]) for key in SECTION_ORDER if isinstance(sections.get(key), dict)]
+    elif isinstance(sections, list):
+        ordered = list(enumerate(sections))
+    else:
         w.error(at, "expected a list of sections (id, heading, content)")
         return ""
     parts = []
-    for index, section in enumerate(sections):
+    for index, section in ordered:
         if not isinstance(section, dict):
             w.error((*at, index), "expected a mapping with id, heading and content")
             continue
@@ -150,14 +174,20 @@ def _prompt(w: Writer, at: tuple[Any, ...], sections: Any) -> str:
                 f"unknown field '{extra}'{did_you_mean(str(extra), ['id', 'heading', 'content'])}",
             )
         content, heading = section.get("content"), section.get("heading")
-        if not isinstance(content, str):
-            w.error((*at, index, "content"), "a prompt section needs content (text)")
+        if content is None and not heading:
+            w.error((*at, index, "content"), "a prompt section needs content (text) or a heading")
             continue
-        if heading is not None and not isinstance(heading, str):
-            w.error((*at, index, "heading"), "expected text")
+        if not isinstance(content, str | None) or not isinstance(heading, str | None):
+            w.error(
+                (*at, index, "content" if not isinstance(content, str | None) else "heading"), "expected text"
+            )
             continue
-        parts.append(f"{heading}\n{content}" if heading else content)
-    return "\n\n".join(parts)
+        text = (content or "").strip()
+        if heading:
+            parts.append(f"{heading}\n{text}" if text else heading)
+        elif text:
+            parts.append(text)
+    return "\n\n".join(part.strip() for part in parts).strip()
 
 
 _TARGETS = {

@@ -16,6 +16,7 @@ _SCALARS = {
     "float": "float",
     "number": "float",
 }
+_SCALARS |= {"List": "list", "Dict": "dict"}
 _SCALARS |= {
     "bool": "bool",
     "boolean": "bool",
@@ -57,7 +58,11 @@ def structured_outputs(data: dict[str, Any], lines: LineMap) -> tuple[Translatio
                 (*at, extra),
                 f"unknown field '{extra}'{did_you_mean(str(extra), model_keys)}",
             )
-        required = model.get("required")
+        if "required" in model:
+            w.warn(
+                (*at, "required"),
+                "ignored, as in the original runtime: every field without a default is required",
+            )
         fields = model.get("fields")
         if not isinstance(fields, dict):
             w.error((*at, "fields"), "expected a mapping of field name -> field")
@@ -71,8 +76,6 @@ def structured_outputs(data: dict[str, Any], lines: LineMap) -> tuple[Translatio
             made = _field(w, f_at, f_pos, f_name, spec)
             if made is None:
                 continue
-            if isinstance(required, list) and f_name not in required:
-                made["required"] = False
             new_fields.append(made)
         entry: dict[str, Any] = {"name": name, "fields": new_fields}
         if model.get("description"):
@@ -96,6 +99,10 @@ def structured_outputs(data: dict[str, Any], lines: LineMap) -> tuple[Translatio
     return w.out, registry
 
 
+def _is_null(variant: Any) -> bool:
+    return variant is None or (isinstance(variant, str) and variant.strip().lower() in ("null", "none"))
+
+
 def _field(w: Writer, at: FieldPath, position: FieldPath, name: str, spec: Any) -> dict[str, Any] | None:
     if isinstance(spec, str):
         spec = {"type": spec}
@@ -107,7 +114,12 @@ def _field(w: Writer, at: FieldPath, position: FieldPath, name: str, spec: Any) 
     out: dict[str, Any] = {"name": name}
     kind = spec.get("type")
     w.map((*position, "type"), (*at, "type"))
-    for key in ("description", "required", "nullable"):
+    if "required" in spec:
+        w.warn(
+            (*at, "required"),
+            "ignored, as in the original runtime: a field is optional when it has a default",
+        )
+    for key in ("description", "nullable"):
         if key in spec and spec[key] is not None:
             out[key] = spec[key]
             w.map((*position, key), (*at, key))
@@ -119,12 +131,13 @@ def _field(w: Writer, at: FieldPath, position: FieldPath, name: str, spec: Any) 
     items = spec.get("items")
     if kind in ("list", "array", "optional_list"):
         inner = _SCALARS.get(items, items) if isinstance(items, str) else None
-        out["type"] = f"list[{inner}]" if inner and inner not in ("list", "dict") else "list"
+        out["type"] = f"list[{inner}]" if inner and inner != "list" else "list"
         if items is not None and not isinstance(items, str):
             w.error((*at, "items"), "expected the name of the item type (str, int, a model name...)")
         if kind == "optional_list":
+            # The original built Optional[list[...]] with default None.
             out.update(required=False, nullable=True)
-            out.setdefault("default", [])
+            out.setdefault("default", None)
     elif kind == "literal":
         values = spec.get("values")
         if not isinstance(values, list) or not values:
@@ -138,7 +151,7 @@ def _field(w: Writer, at: FieldPath, position: FieldPath, name: str, spec: Any) 
         if not isinstance(variants, list) or not variants:
             w.error((*at, "variants"), "a union field needs variants (a list of types)")
             return None
-        types = [_SCALARS.get(v, v) for v in variants if v not in ("null", None)]
+        types = [_SCALARS.get(v, v) for v in variants if not _is_null(v)]
         if len(types) < len(variants):
             out["nullable"] = True
         if len(types) == 1:
@@ -147,6 +160,8 @@ def _field(w: Writer, at: FieldPath, position: FieldPath, name: str, spec: Any) 
             out["type"] = "union"
             out["variants"] = types
             w.map((*position, "variants"), (*at, "variants"))
+    elif kind in ("optional_str", "Optional[str]"):
+        out.update(type="str", nullable=True)
     elif isinstance(kind, str):
         out["type"] = _SCALARS.get(kind, kind)
     else:

@@ -51,8 +51,8 @@ class OriginalPromptSection(Strict):
     """Section identifier."""
     heading: str | None = None
     """Heading line, e.g. [ROLE]."""
-    content: str
-    """Text of the section."""
+    content: str | None = None
+    """Text of the section (a section may be only a heading)."""
 
 
 class OriginalAgent(Strict):
@@ -62,8 +62,12 @@ class OriginalAgent(Strict):
     """Name shown to people."""
     description: str | None = None
     """What the agent does."""
-    prompt_sections: list[OriginalPromptSection] = Field(default_factory=list)
-    """System message sections, joined in order."""
+    prompt_sections: list[OriginalPromptSection] | dict[str, OriginalPromptSection] = Field(
+        default_factory=list
+    )
+    """System message sections, joined in order (or named: role, objective, context, ...)."""
+    prompt_sections_custom: list[OriginalPromptSection] | None = None
+    """Sections used when prompt_sections is empty."""
     system_message: str | None = None
     """Plain system message (instead of prompt_sections)."""
     max_consecutive_auto_reply: int | None = None
@@ -218,7 +222,7 @@ class OriginalContextVariablesFile(Strict):
 
 class OriginalField(Strict):
     type: str
-    """str, int, float, bool, dict, a model name, list, optional_list, literal or union."""
+    """str, int, float, bool, dict, optional_str, a model name, list, optional_list, literal or union."""
     description: str | None = None
     """Meaning of the field."""
     default: Any = None
@@ -230,7 +234,7 @@ class OriginalField(Strict):
     values: list[Any] | None = None
     """literal: the allowed values."""
     required: bool | None = None
-    """Whether it must be filled."""
+    """Ignored, as by the original runtime: a field is optional when it has a default."""
     nullable: bool | None = None
     """Whether null is accepted."""
 
@@ -243,7 +247,7 @@ class OriginalModel(Strict):
     fields: dict[str, OriginalField | str]
     """Field name -> field (or just its type)."""
     required: Names | None = None
-    """The required fields (all when unset)."""
+    """Ignored, as by the original runtime."""
 
 
 class OriginalOutputs(Strict):
