@@ -21,7 +21,11 @@ with one lock around the workflow's agents (what a single shared agent set would
 The 1,000-message state is the 30-message history of a real run extended with the same turns; the bench
 checks the extension against a real 30-message run first.
 
-Run: ``python bench/step.py``.
+Then tracing's cost: a warm step with the spans a worker opens around it (step, claim, engine, commit, post)
+plus the engine's own (agent turn, model call), with tracing off (the port's no-op) and on (the OpenTelemetry
+SDK, batched export to an exporter that drops the spans: the cost of making them, not of a network).
+
+Run: ``python bench/step.py`` (everything) or ``python bench/step.py --tracing`` (the tracing section only).
 """
 
 from __future__ import annotations
@@ -216,6 +220,81 @@ def concurrent(workflow: Workflow, script: Script, states: list[str], locked: bo
         return time.perf_counter() - start, POOL.builds
 
 
+class _Dropped:
+    """A span exporter that keeps nothing but a count: what the spans cost to make and batch, no network."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def traced_once(workflow: Workflow, model: TimedModel, stored: str) -> float:
+    """One warm step with the worker's spans around the engine (their store and post work left out)."""
+    from runtime_core.telemetry import tracing
+
+    model.seconds = 0.0
+    start = time.perf_counter()
+    with tracing.span("mozaiks.step", {"mozaiks.session_id": "b"}, kind="consumer"):
+        with tracing.span("mozaiks.claim"):
+            state = SessionState.model_validate_json(stored)
+        with tracing.span("mozaiks.engine"):
+            result = run_step(state, workflow, model)
+        with tracing.span("mozaiks.commit"):
+            result.state.model_dump_json()
+        with tracing.span("mozaiks.post"):
+            pass
+    return time.perf_counter() - start - model.seconds
+
+
+def tracing_overhead(workflow: Workflow, model: TimedModel, pairs: int = 40) -> None:
+    """Off and on alternate step by step, so both see the same machine (other processes, caches)."""
+    from runtime_core.telemetry import tracing
+    from runtime_core.telemetry.otel import backend
+
+    rows = [("history", "tracing off", "tracing on", "overhead (median of pairs)", "spans per step")]
+    for messages in HISTORIES:
+        stored = extended(driven(workflow, model, min(messages, 10)), messages).model_dump_json()
+        dropped = _Dropped()
+        traced = backend(dropped, "bench")
+        off: list[float] = []
+        on: list[float] = []
+        with tuning.tuned(tuning.ALL_ON):
+            run_step(SessionState.model_validate_json(stored), workflow, model)  # the warm group
+            for _ in range(pairs):
+                off.append(traced_once(workflow, model, stored))
+                previous = tracing.install(traced)
+                try:
+                    on.append(traced_once(workflow, model, stored))
+                finally:
+                    tracing.install(previous)
+            traced.flush()
+        overhead = statistics.median(b - a for a, b in zip(off, on, strict=True))
+        rows.append(
+            (
+                str(messages),
+                ms(statistics.median(off)),
+                ms(statistics.median(on)),
+                f"{overhead * 1000:+.2f} ms",
+                f"{dropped.spans / pairs:.0f}",
+            )
+        )
+    print(
+        f"\nTracing, a warm step with the worker's and the engine's spans ({pairs} steps each, alternating):"
+    )
+    table(rows)
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
@@ -233,6 +312,9 @@ def main() -> int:
         script = Script.model_validate({"replies": {"A": [REPLY] * turns, "B": [REPLY] * turns}})
         model = TimedModel(script)
         compile_workflow(workflow)
+        if "--tracing" in sys.argv[1:]:
+            tracing_overhead(workflow, model)
+            return 0
         check_extension(workflow, model)
         rows = [("history", "before", "cold step", "warm step", "bare AG2 round", "bare, thin", "warm/bare")]
         ratios = []
@@ -279,6 +361,7 @@ def main() -> int:
                 ("one set + lock", ms(locked), str(built_locked)),
             ]
         )
+        tracing_overhead(workflow, TimedModel(script))
     return 0
 
 

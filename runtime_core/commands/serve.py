@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="on Ctrl-C/SIGTERM, how long running steps get to finish before the server exits (default: 10)",
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print each step's spans as a timing tree (OTEL_EXPORTER_OTLP_ENDPOINT also exports them)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default="warning",
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             data_dir=args.data_dir or default_data_dir(),
             store=args.store,
             log_level=args.log_level,
+            trace=args.trace,
             **tuning,
         )
     except ValidationError as exc:

@@ -41,6 +41,7 @@ from runtime_core.local.lifecycle import (
     StoppableServer,
 )
 from runtime_core.local.server import API_PREFIX, WS_PATH, LocalGateway, create_app
+from runtime_core.local.traces import start_tracing
 from runtime_core.local.upgrade import UpgradeProtocol, allow_long_header_lines
 from runtime_core.queue.local import DEFAULT_STEP_WORKERS, LocalStepQueue
 
@@ -94,6 +95,8 @@ class ServeOptions(BaseModel):
     # How often the sweeper re-arms sessions that should be moving and are not (it also runs at start, which
     # recovers the sessions a crash or a stop left behind); 0 turns it off.
     sweep_every: float = Field(default=DEFAULT_SWEEP_SECONDS, ge=0, le=3600)
+    # Print each step's spans as a timing tree (and export them too when OTEL_* asks for it).
+    trace: bool = False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -194,6 +197,7 @@ def serve(
             workflows_dir=workflows_dir,
         )
         install_services(services)
+        tracing_note = start_tracing(options.trace, out)
         names = services.workflow_names()
         model = describe_model(_workflow_keys(workflows_dir, names), env)
         app = create_app(handlers, registry)
@@ -209,6 +213,8 @@ def serve(
             auth,
             credentials,
         )
+        if tracing_note:
+            print(f"  tracing:   {tracing_note}", file=out)
         # Importing the worker pulls in AG2 (seconds): do it now, in the background, not in the first step.
         threading.Thread(target=_preload, args=(handlers,), daemon=True, name="mozaiks-preload").start()
         tasks = [sweeper_task(options.sweep_every)] if options.sweep_every > 0 else []

@@ -141,14 +141,18 @@ def backend(exporter: SpanExporter | None = None, service: str = "mozaiks", **pr
     return OtelBackend(provider)
 
 
-def backend_from_settings(settings: Any, role: str) -> OtelBackend:
-    """The cold start's backend: OTLP/HTTP or console export as ``OTEL_TRACES_EXPORTER`` says."""
-    service = settings.service_name or f"mozaiks-{role}"
+def exporter_for(settings: Any) -> SpanExporter:
+    """OTLP/HTTP (configured by the SDK's OTEL_EXPORTER_OTLP_* variables) or console, as the settings say."""
     if settings.exporter == "console":
-        return backend(ConsoleSpanExporter(), service)
+        return ConsoleSpanExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return backend(OTLPSpanExporter(), service)
+    return OTLPSpanExporter()
+
+
+def backend_from_settings(settings: Any, role: str) -> OtelBackend:
+    """The cold start's backend: OTLP/HTTP or console export as ``OTEL_TRACES_EXPORTER`` says."""
+    return backend(exporter_for(settings), settings.service_name or f"mozaiks-{role}")
 
 
 class TimingTree(SpanProcessor):
@@ -165,6 +169,9 @@ class TimingTree(SpanProcessor):
         if context is None:
             return
         self._spans.setdefault(context.trace_id, []).append(span)
+        while len(self._spans) > 1000:
+            # Traces without a step (a ping, a refused frame) are dropped, oldest first.
+            del self._spans[next(iter(self._spans))]
         if span.name == self.root:
             spans = self._spans.pop(context.trace_id, [])
             self.out.write(render_tree(spans, context.span_id) + "\n")
