@@ -91,6 +91,9 @@ class InputRequest(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     # For UI tools: what the tool's function returned for the client to render.
     ui: dict[str, Any] | None = None
+    # For UI tools: the client component that renders ``ui``, and where (in the chat, or a side panel).
+    component: str | None = None
+    display: Literal["inline", "artifact"] | None = None
 
 
 class UserInput(BaseModel):

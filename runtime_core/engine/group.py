@@ -42,7 +42,7 @@ from runtime_core.engine.blueprint import (
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.history import detach
 from runtime_core.engine.runtime_context import runtime_values
-from runtime_core.engine.toolbox import ToolRun
+from runtime_core.engine.toolbox import ToolRun, ui_displays
 from runtime_core.llm.meter import CallMeter, MeteredClient
 from runtime_core.llm.provider import DEFAULT_TIMEOUT, ModelProvider
 from runtime_core.session import SessionState
@@ -235,6 +235,7 @@ def build_group(
     # Tool functions learn which call they execute (for their idempotency key) through the executor.
     tool_run.attach(executor)
     tool_run.context = blueprint.context
+    tool_run.displays = ui_displays(compiled.tools)
     participants = [*groupchat.agents, manager]
     return Group(
         compiled=compiled,

@@ -39,7 +39,7 @@ from typing import Any
 from runtime_core import faults
 from runtime_core.engine.runtime_context import restore_runtime
 from runtime_core.telemetry import tracing
-from runtime_core.tools import ToolCallInfo, executing
+from runtime_core.tools import Display, Interactions, ToolCallInfo, UIWait, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
 
 CONTEXT_PARAM = "context_variables"
@@ -68,6 +68,13 @@ class LoadedTool:
 
 
 def load_tools(workflow: Workflow) -> dict[str, LoadedTool]:
+    from runtime_core import compat
+
+    # Tools written for the original MozaiksAI runtime import its helper modules and their own workflow's
+    # modules (``workflows.<Name>.tools.x``, by folder and by workflow name): served by ``compat``.
+    compat.install()
+    compat.register_workflow(workflow.root.name, workflow.root)
+    compat.register_workflow(workflow.name, workflow.root)
     modules: dict[str, ModuleType] = {}
     tools: dict[str, LoadedTool] = {}
     for spec in workflow.tools:
@@ -150,14 +157,40 @@ class ToolExecution:
     error: str | None = None
 
 
+# What a tool call returns to AG2 when the reply's tools stop at a wait for the user; the executor's reply
+# that carries it is never committed (``engine.turn``).
+WAITING = "[waiting for the user's answer]"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A tool reached a wait for the user (``ask_ui`` / ``use_ui_tool``) that has no recorded answer."""
+
+    tool_name: str
+    call_id: str
+    wait: UIWait
+
+
+def ui_displays(tools: dict[str, LoadedTool]) -> dict[str, Display]:
+    """Component -> display mode, from the ``ui`` blocks of tools.yaml (how ``use_ui_tool`` resolves it)."""
+    return {
+        t.spec.ui.component: t.spec.ui.mode
+        for t in tools.values()
+        if t.spec.ui is not None and t.spec.ui.component and t.spec.ui.mode
+    }
+
+
 @dataclass
 class ToolRun:
-    """Per-step tool state: executions in call order, the UI answer this step delivers (if any), and the call
-    the executor is running (for ``current_tool_call()``)."""
+    """Per-step tool state: executions in call order, the UI answers recorded for the reply being executed
+    (``interactions``), a wait a tool reached, and the call the executor runs (``current_tool_call()``)."""
 
     session_id: str = ""
     executions: list[ToolExecution] = field(default_factory=list)
-    ui_answer: dict[str, Any] | None = None
+    # Session-independent: set when the group is built.
+    displays: dict[str, Display] = field(default_factory=dict)
+    interactions: Interactions = field(default_factory=Interactions)
+    waiting: Waiting | None = None
     # The reply whose tool calls run in this step: its agent and transcript position.
     caller: str = ""
     caller_seq: int = 0
@@ -173,7 +206,8 @@ class ToolRun:
         """A new step (the wrappers and the executor hook stay attached to this object)."""
         self.session_id = session_id
         self.executions = []
-        self.ui_answer = None
+        self.interactions = Interactions(displays=dict(self.displays))
+        self.waiting = None
         self.caller, self.caller_seq = "", 0
         self.call_id = None
         self.runtime = dict(runtime or {})
@@ -214,26 +248,39 @@ class ToolRun:
 
         @functools.wraps(target)
         def run(*args: Any, **kwargs: Any) -> Any:
+            if self.waiting is not None:
+                # An earlier call of this reply waits for the user: the later ones run after the answer.
+                return WAITING
             record = ToolExecution(name=tool.spec.name, call_id=self.call_id)
             self.executions.append(record)
             call = self.info(tool.spec.name, self.call_id)
             if CONTEXT_PARAM in kwargs and self.context is not None:
                 kwargs[CONTEXT_PARAM] = self.context
             who = f"tool {tool.spec.name}"
+            self.interactions.start()
             try:
-                with executing(call) if call is not None else nullcontext(), _tool_span(tool, record) as span:
+                with (
+                    executing(call, self.interactions) if call is not None else nullcontext(),
+                    _tool_span(tool, record) as span,
+                ):
                     if tool.is_ui:
-                        return self._answer(tool, kwargs.get(CONTEXT_PARAM))
+                        return self._answer(tool, kwargs.get(CONTEXT_PARAM), record.call_id)
                     result = target(*args, **kwargs)
+            except UIWait:
+                result = None
             except Exception as exc:
-                record.error = f"{type(exc).__name__}: {exc}"
-                span.record_error(exc)
-                raise
+                if self.interactions.pending is None:
+                    record.error = f"{type(exc).__name__}: {exc}"
+                    span.record_error(exc)
+                    raise
+                result = None  # the tool swallowed its wait and failed after: the wait wins
             finally:
                 self.guard(who)
+            if self._reached_wait(tool, record):
+                return WAITING
             if inspect.isawaitable(result):
                 # AG2 awaits it later, on another thread: the call must still be current there.
-                return _finish(result, record, call, lambda: self.guard(who))
+                return self._finish(result, tool, record, call)
             # A tool has run and the step has not committed: a crash here is what reruns a tool.
             faults.point("between_tools")
             return result
@@ -246,8 +293,33 @@ class ToolRun:
             run.__annotations__ = {k: v for k, v in annotations.items() if v is not inspect.Parameter.empty}
         return run
 
-    def _answer(self, tool: LoadedTool, context_variables: Any) -> Any:
-        answer = self.ui_answer or {}
+    def _reached_wait(self, tool: LoadedTool, record: ToolExecution) -> bool:
+        wait = self.interactions.pending
+        if wait is None:
+            return False
+        self.waiting = Waiting(tool.spec.name, record.call_id or "", wait)
+        return True
+
+    async def _finish(
+        self, result: Awaitable[Any], tool: LoadedTool, record: ToolExecution, call: ToolCallInfo | None
+    ) -> Any:
+        with executing(call, self.interactions) if call is not None else nullcontext():
+            try:
+                value = await result
+            except UIWait:
+                value = None
+            except Exception as exc:
+                if self.interactions.pending is None:
+                    record.error = f"{type(exc).__name__}: {exc}"
+                    raise
+                value = None
+            finally:
+                self.guard(f"tool {tool.spec.name}")
+        return WAITING if self._reached_wait(tool, record) else value
+
+    def _answer(self, tool: LoadedTool, context_variables: Any, call_id: str | None) -> Any:
+        recorded = self.interactions.answers.get(call_id or "") or [{"data": {}}]
+        answer = recorded[0]["data"]
         if tool.result_function is None:
             return json.dumps(answer)
         params = inspect.signature(tool.result_function).parameters
@@ -267,19 +339,6 @@ def _tool_span(tool: LoadedTool, record: ToolExecution) -> Any:
             "gen_ai.tool.type": "function",
         },
     )
-
-
-async def _finish(
-    result: Awaitable[Any], record: ToolExecution, call: ToolCallInfo | None, after: Callable[[], None]
-) -> Any:
-    with executing(call) if call is not None else nullcontext():
-        try:
-            return await result
-        except Exception as exc:
-            record.error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            after()
 
 
 def ui_payload(

@@ -8,24 +8,22 @@ and the endings (awaiting input, completion).
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.compiler import CompiledWorkflow
-from runtime_core.engine.failures import UIToolFailed
 from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
+from runtime_core.engine.pausing import TOOLS_PENDING, UI_ANSWERS, Asking, Finished
 from runtime_core.engine.report import Events, normalize, reply_events, tool_result_events
 from runtime_core.engine.runtime_context import without_runtime
-from runtime_core.engine.toolbox import ToolRun, ui_payload
-from runtime_core.events import Handoff, InputRequested, RunCompleted, SpeakerSelected, UserMessage
+from runtime_core.engine.toolbox import ToolRun
+from runtime_core.events import Handoff, RunCompleted, SpeakerSelected, UserMessage
 from runtime_core.llm.meter import CallMeter
 from runtime_core.llm.provider import ModelProvider
 from runtime_core.session import (
     USER_SPEAKER,
     ChatMessage,
-    InputRequest,
     SessionState,
     SessionStatus,
     ToolCall,
@@ -39,15 +37,9 @@ if TYPE_CHECKING:
     from runtime_core.engine.warm import Lease
 
 DEFAULT_INITIAL_MESSAGE = "Begin."
-# state.engine key: the reply whose (non-UI) tool calls the next step executes.
-TOOLS_PENDING = "tools_pending"
 
 
-class Finished(Exception):
-    """The session finished (completed, max_turns): the turn stops; ``final`` holds the closing event."""
-
-
-class Turn:
+class Turn(Asking):
     """One step's orchestration state and rules; ``engine.step`` runs it."""
 
     def __init__(
@@ -96,6 +88,7 @@ class Turn:
         for message in self.state.messages:
             self.chat.commit(self.chat.participant(message.speaker), message.raw)
         self.chat.restore_counters(self.state.engine.get("counters", {}))
+        self.tool_run.interactions.answers = self.state.engine.get(UI_ANSWERS, {})
 
         pending = self.state.pending_input
         if not self.state.messages:
@@ -138,18 +131,6 @@ class Turn:
         self._user_message_event(self.user_input.text)
         return self._select(human)
 
-    def _consume_ui_answer(self) -> None:
-        """A UI tool's answer: the executor runs the pending calls; the answer is the UI tool's result."""
-        pending = self.state.pending_input
-        assert pending is not None and self.user_input is not None
-        self.state.pending_input = None
-        self.tool_run.ui_answer = self.user_input.data or {"text": self.user_input.text}
-        self._user_message_event(self.user_input.text or json.dumps(self.tool_run.ui_answer))
-        caller = pending.agent or ""
-        self._execute_tools(caller)
-        self._after_reply(caller)
-        self._hand_on(self._select(self.chat.executor))
-
     def _run_pending_tools(self) -> None:
         """The tools of the reply the previous step recorded, then what follows them in the same turn."""
         pending = self.state.engine.pop(TOOLS_PENDING)
@@ -180,8 +161,7 @@ class Turn:
         if reply_events(self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff):
             self.handoff_reported = True
         if chat.tool_calls:
-            tools = self.compiled.tools
-            ui = [c for c in chat.tool_calls if c.name in tools and tools[c.name].is_ui]
+            ui = self._ui_calls(chat)
             if ui:
                 self._await_ui(speaker.name, ui[0])
                 return
@@ -225,9 +205,13 @@ class Turn:
         self.tool_run.caller, self.tool_run.caller_seq = caller, calls.seq
         executor = self.chat.executor
         reply = executor.generate_reply(sender=self.chat.manager)
+        if self.tool_run.waiting is not None:
+            self._await_tool_wait(caller, calls)
         if reply is None:
             self._complete("completed", "the tool executor gave no reply")
         self._commit(executor, reply)
+        # The reply's tools are done: its answers are spent.
+        self.state.engine.pop(UI_ANSWERS, None)
         tool_result_events(
             self.out, self.compiled, calls, self.new_messages[-1], self.tool_run.executions, self._is_handoff
         )
@@ -293,44 +277,6 @@ class Turn:
         )
 
     # ---- endings -----------------------------------------------------------------------------------------
-    def _await_user(self, agent: str | None) -> None:
-        request = InputRequest(
-            request_id=f"req-{len(self.state.messages)}",
-            kind="user_turn",
-            prompt="Your message" if agent is None else "Your reply",
-            agent=self._last_agent(),
-        )
-        self.state.pending_input = request
-        self.state.next_speaker = agent or USER_SPEAKER
-        self.state.status = SessionStatus.awaiting_input
-        self.final = (InputRequested, {"request": request})
-
-    def _await_ui(self, agent: str, call: ToolCall) -> None:
-        from autogen.agentchat.group import ContextVariables
-
-        tool = self.compiled.tools[call.name]
-        context = ContextVariables(data=copy.deepcopy(self.chat.context.to_dict()))
-        self.tool_run.caller, self.tool_run.caller_seq = agent, self.new_messages[-1].seq
-        try:
-            arguments = json.loads(call.arguments or "{}")
-            payload = ui_payload(tool, arguments, context, self.tool_run.info(call.name, call.id))
-        except Exception as exc:
-            raise UIToolFailed(f"UI tool {call.name} could not build what the client shows: {exc}") from exc
-        request = InputRequest(
-            request_id=f"req-{len(self.state.messages)}",
-            kind="ui_tool",
-            prompt=tool.spec.description,
-            agent=agent,
-            tool_name=call.name,
-            tool_call_id=call.id,
-            arguments=arguments,
-            ui=payload,
-        )
-        self.state.pending_input = request
-        self.state.next_speaker = self.chat.executor.name
-        self.state.status = SessionStatus.awaiting_input
-        self.final = (InputRequested, {"request": request})
-
     def _complete(self, status: str, reason: str) -> None:
         self.state.status = SessionStatus.completed
         self.state.next_speaker = None

@@ -83,6 +83,9 @@ def test_begin_resets_what_an_interrupted_step_may_leave(name: str, tmp_path: Pa
     # Clean steps consume a pending handoff and so on; a group is reset for what any step could leave.
     from autogen.agentchat.group import AgentTarget
 
+    from runtime_core.engine.toolbox import Waiting
+    from runtime_core.tools import UIWait
+
     load_engine()
     workflow, script = CASES[name](tmp_path)
     compiled = compile_workflow(workflow)
@@ -97,7 +100,10 @@ def test_begin_resets_what_an_interrupted_step_may_leave(name: str, tmp_path: Pa
     dirty.executor.set_next_target(AgentTarget(agent))
     dirty.executor.set_tool_call_originator(agent.name)
     dirty.context.data["leaked"] = True
-    dirty.tool_run.ui_answer, dirty.tool_run.caller = {"x": 1}, agent.name
+    dirty.tool_run.caller = agent.name
+    dirty.tool_run.interactions.answers = {"call_1": [{"request_id": "req-1", "data": {"x": 1}}]}
+    dirty.tool_run.interactions.pending = UIWait("Picker", {}, "inline")
+    dirty.tool_run.waiting = Waiting("pick", "call_1", dirty.tool_run.interactions.pending)
     dirty.commit(dirty.participant(dirty.groupchat.agents[-1].name), first)
     dirty.restore_counters({agent.name: {dirty.manager.name: 3}})
     agent.reply_at_receive[dirty.manager] = True

@@ -1,0 +1,144 @@
+"""How a step stops to wait for the client, and how the client's answer resumes it.
+
+A turn ends awaiting input in three ways: the user's turn (``_await_user``); a UI tool of the reply, whose
+function built what the client renders (``_await_ui``; a reply may call several: they are asked one after
+the other); and a tool that waits for the UI in the middle of its body (``_await_tool_wait``; see
+``runtime_core.tools.ask_ui``). Answers to the last two are recorded in ``state.engine[UI_ANSWERS]`` by tool
+call id, in the order asked, and replayed every time the reply's tools run, until they complete: a step that
+runs the tools again from the start returns the same answers at the same points, in any process.
+
+``Finished`` stops a turn; ``engine.step`` turns the closing event it left into the step's last event.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING
+
+from runtime_core.engine.failures import UIToolFailed
+from runtime_core.engine.toolbox import ui_payload
+from runtime_core.events import InputRequested
+from runtime_core.session import USER_SPEAKER, ChatMessage, InputRequest, SessionStatus, ToolCall
+
+if TYPE_CHECKING:
+    from runtime_core.engine.turn import Turn
+
+# state.engine key: the reply whose (non-UI) tool calls the next step executes.
+TOOLS_PENDING = "tools_pending"
+# state.engine key: the client's answers for the reply whose tools are being executed, by tool call id, in
+# the order asked (UI tools, and tools that wait for the UI mid-body); replayed until its tools complete.
+UI_ANSWERS = "ui_answers"
+
+
+class Finished(Exception):
+    """The turn stops (the session finished, or waits for input); ``final`` holds the closing event."""
+
+
+class Asking:
+    """The waits of a ``Turn`` (a mixin: ``self`` is the turn)."""
+
+    def _consume_ui_answer(self: Turn) -> None:
+        """The client's answer to a UI request: recorded for the call it answers, then the next UI request of
+        the same reply, or its tools (run again from the start when one of them waited mid-body)."""
+        pending = self.state.pending_input
+        assert pending is not None and self.user_input is not None
+        self.state.pending_input = None
+        data = self.user_input.data or {"text": self.user_input.text}
+        answers = self.state.engine.setdefault(UI_ANSWERS, {})
+        answers.setdefault(pending.tool_call_id or "", []).append(
+            {"request_id": pending.request_id, "data": data}
+        )
+        self.tool_run.interactions.answers = answers
+        self._user_message_event(self.user_input.text or json.dumps(data))
+        caller = pending.agent or ""
+        unanswered = [c for c in self._ui_calls(self._caller_reply()) if c.id not in answers]
+        if unanswered:
+            self._await_ui(caller, unanswered[0])
+            return
+        if TOOLS_PENDING in self.state.engine:
+            self._run_pending_tools()
+            return
+        self._execute_tools(caller)
+        self._after_reply(caller)
+        self._hand_on(self._select(self.chat.executor))
+
+    def _ui_calls(self: Turn, reply: ChatMessage) -> list[ToolCall]:
+        tools = self.compiled.tools
+        return [c for c in reply.tool_calls if c.name in tools and tools[c.name].is_ui]
+
+    def _await_user(self: Turn, agent: str | None) -> None:
+        request = InputRequest(
+            request_id=f"req-{len(self.state.messages)}",
+            kind="user_turn",
+            prompt="Your message" if agent is None else "Your reply",
+            agent=self._last_agent(),
+        )
+        self.state.pending_input = request
+        self.state.next_speaker = agent or USER_SPEAKER
+        self.state.status = SessionStatus.awaiting_input
+        self.final = (InputRequested, {"request": request})
+
+    def _request_id(self: Turn) -> str:
+        """Unique within the session: a reply's tools may ask several times at one transcript length."""
+        asked = sum(len(a) for a in self.state.engine.get(UI_ANSWERS, {}).values())
+        return f"req-{len(self.state.messages)}" + (f".{asked}" if asked else "")
+
+    def _await_tool_wait(self: Turn, caller: str, calls: ChatMessage) -> None:
+        """A tool waits for the user mid-body: nothing of this run of the tools is kept (the executor's reply
+        is dropped, the context is the stored one); the next step runs them again with the answer."""
+        waiting = self.tool_run.waiting
+        assert waiting is not None
+        call = next((c for c in calls.tool_calls if c.id == waiting.call_id), None)
+        try:
+            arguments = json.loads(call.arguments or "{}") if call is not None else {}
+        except ValueError:
+            arguments = {}
+        self.state.engine[TOOLS_PENDING] = {"caller": caller, "handoff_reported": self.handoff_reported}
+        request = InputRequest(
+            request_id=self._request_id(),
+            kind="ui_tool",
+            prompt=self.compiled.tools[waiting.tool_name].spec.description,
+            agent=caller,
+            tool_name=waiting.tool_name,
+            tool_call_id=waiting.call_id,
+            arguments=arguments if isinstance(arguments, dict) else {},
+            ui=waiting.wait.payload,
+            component=waiting.wait.component,
+            display=waiting.wait.display,
+        )
+        self.state.pending_input = request
+        self.state.next_speaker = self.chat.executor.name
+        self.state.status = SessionStatus.awaiting_input
+        self.final = (InputRequested, {"request": request})
+        raise Finished
+
+    def _await_ui(self: Turn, agent: str, call: ToolCall) -> None:
+        from autogen.agentchat.group import ContextVariables
+
+        tool = self.compiled.tools[call.name]
+        context = ContextVariables(data=copy.deepcopy(self.chat.context.to_dict()))
+        self.tool_run.caller, self.tool_run.caller_seq = agent, self._caller_reply().seq
+        try:
+            arguments = json.loads(call.arguments or "{}")
+            payload = ui_payload(tool, arguments, context, self.tool_run.info(call.name, call.id))
+        except Exception as exc:
+            raise UIToolFailed(f"UI tool {call.name} could not build what the client shows: {exc}") from exc
+        ui = tool.spec.ui
+        component = ui.component if ui is not None and ui.component else payload.get("component")
+        request = InputRequest(
+            request_id=self._request_id(),
+            kind="ui_tool",
+            prompt=tool.spec.description,
+            agent=agent,
+            tool_name=call.name,
+            tool_call_id=call.id,
+            arguments=arguments,
+            ui=payload,
+            component=component if isinstance(component, str) else None,
+            display=ui.mode if ui is not None and ui.mode else "inline",
+        )
+        self.state.pending_input = request
+        self.state.next_speaker = self.chat.executor.name
+        self.state.status = SessionStatus.awaiting_input
+        self.final = (InputRequested, {"request": request})
