@@ -136,7 +136,7 @@ class Asking:
             arguments=arguments,
             ui=payload,
             component=component if isinstance(component, str) else None,
-            display=ui.mode if ui is not None and ui.mode else "inline",
+            display=str(ui.mode) if ui is not None and ui.mode else "inline",  # type: ignore[arg-type]
         )
         self.state.pending_input = request
         self.state.next_speaker = self.chat.executor.name

@@ -174,7 +174,7 @@ class Waiting:
 def ui_displays(tools: dict[str, LoadedTool]) -> dict[str, Display]:
     """Component -> display mode, from the ``ui`` blocks of tools.yaml (how ``use_ui_tool`` resolves it)."""
     return {
-        t.spec.ui.component: t.spec.ui.mode
+        t.spec.ui.component: str(t.spec.ui.mode)  # type: ignore[misc]
         for t in tools.values()
         if t.spec.ui is not None and t.spec.ui.component and t.spec.ui.mode
     }

@@ -125,17 +125,6 @@ def _user_handoffs(wf: Workflow) -> Iterator[Finding]:
             )
 
 
-def _ui_display(wf: Workflow) -> Iterator[Finding]:
-    for index, tool in enumerate(wf.tools):
-        if tool.ui is not None and (tool.ui.component or tool.ui.mode):
-            yield (
-                "tools.yaml",
-                ("tools", index, "ui"),
-                f"ui component {tool.ui.component or '-'} ({tool.ui.mode or 'default'} display): {_NOT_YET}; "
-                "the client gets the tool's payload without it",
-            )
-
-
 def _greeting(wf: Workflow) -> Iterator[Finding]:
     orch = wf.orchestrator
     if orch.initial_message_to_user and orch.startup_mode == StartupMode.user_first:
@@ -164,7 +153,6 @@ PENDING: tuple[PendingFeature, ...] = (
     PendingFeature("auto_tool_mode", _auto_tool_mode),
     PendingFeature("agent_variables", _agent_variables),
     PendingFeature("user_handoffs", _user_handoffs),
-    PendingFeature("ui_display", _ui_display),
     PendingFeature("greeting", _greeting),
     PendingFeature("runtime_extensions", _runtime_extensions),
 )

@@ -117,7 +117,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
         ("orchestrator.yaml", 8, "runtime_extensions[0]"),
         ("agents.yaml", 8, "agents[0].auto_tool_mode"),
         ("handoffs.yaml", 9, "handoff_rules[1]"),
-        ("tools.yaml", 8, "tools[0].ui"),
         ("tools.yaml", 12, "lifecycle_tools[0]"),
         ("context_variables.yaml", 8, "definitions.interview_done.source.triggers[0]"),
         ("context_variables.yaml", 16, "definitions.app_concept.source.type"),
@@ -131,7 +130,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
         "greeting",
         "runtime extension api_router",
         "model-judged condition on the user's message",
-        "ui component IntakeSummary",
         "lifecycle tool prepare",
         "state trigger agent_text",
         "source data_reference",
@@ -162,7 +160,7 @@ def test_intake_maps_the_list_form_and_ui_config() -> None:
     assert (llm_rule.kind(), llm_rule.to_agent) == (ConditionType.llm, "terminate")
     (tool,) = wf.tools
     assert (
-        tool.kind == "ui"
+        tool.kind == "agent"  # a UI_Tool asks the UI from its body (use_ui_tool)
         and tool.ui is not None
         and (tool.ui.component, tool.ui.mode) == ("IntakeSummary", "artifact")
     )

@@ -15,7 +15,11 @@ from runtime_core.workflow.original.mapping import Translation, Writer, entries
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.yaml_source import FieldPath, LineMap
 
-TOOL_TYPES = {"UI_Tool": "ui", "Agent_Tool": "agent"}
+# A UI_Tool of the original runtime asks the UI itself, from its body (``await use_ui_tool(...)``),
+# and returns its result: here it is a tool the executor runs like any other (``kind: agent``, its ``ui``
+# block kept), whose wait ends the step and is replayed (runtime_core.compat, runtime_core.tools.ask_ui).
+# This runtime's ``kind: ui`` is another contract (the function builds the payload, the answer is the result).
+TOOL_TYPES = {"UI_Tool": "agent", "Agent_Tool": "agent"}
 _TOOL_KEYS = {"agent", "file", "function", "description", "tool_type", "auto_invoke", "ui"}
 _LIFECYCLE_KEYS = _TOOL_KEYS | {"trigger"}
 
