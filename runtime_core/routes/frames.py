@@ -19,6 +19,7 @@ from runtime_core.protocol import (
     FrameError,
     PingFrame,
     Pong,
+    ReplayEnd,
     ResumeFrame,
     StartFrame,
     UserMessageFrame,
@@ -47,7 +48,7 @@ def on_frame(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with answering_frame(_received_at(event)), tracing.span("mozaiks.frame", kind="server") as span:
             replies = _replies(services, event, connection_id)
             if replies:
-                post(services, endpoint, connection_id, replies)
+                post(services, endpoint, connection_id, _encoded(services, connection_id, replies))
             span.set_attribute("mozaiks.replies", len(replies))
         return {"statusCode": 200}
     except Exception:
@@ -128,6 +129,18 @@ class TokenExpired(Exception):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection.connection_id)
         self.connection = connection
+
+
+def _encoded(services: Services, connection_id: str, replies: list[Message]) -> list[Message]:
+    """A replay (``resume``, a duplicate ``start``) to an AG-UI connection: its events as AG-UI events."""
+    if not any(isinstance(r, ReplayEnd) for r in replies):
+        return replies
+    record = services.store.get_connection(connection_id)
+    if record is None or record.encoding != "agui":
+        return replies
+    from runtime_core.agui.delivery import encode_replies
+
+    return encode_replies(services, record.tenant, replies)
 
 
 def _tenant(services: Services, connection_id: str) -> Tenant:

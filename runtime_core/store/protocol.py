@@ -184,6 +184,8 @@ class Connection(BaseModel):
     session_ids: list[str] = Field(default_factory=list)
     # The Management API endpoint the connection came through (when no callback URL is configured).
     endpoint: str | None = None
+    # How events are posted to it: this runtime's JSON, or AG-UI events (asked for at $connect).
+    encoding: Literal["mozaiks", "agui"] = "mozaiks"
     created_at: datetime
     expires_at: datetime
     # When the connection's token expires (its exp, plus the verifier's leeway): from then on the connection
@@ -307,6 +309,7 @@ class SessionStore(Protocol):
         ttl_seconds: float | None = None,
         endpoint: str | None = None,
         token_expires_at: datetime | None = None,
+        encoding: Literal["mozaiks", "agui"] = "mozaiks",
     ) -> None: ...
 
     def get_connection(self, connection_id: str) -> Connection | None: ...
@@ -321,6 +324,10 @@ class SessionStore(Protocol):
 
     def expired_connections(self, limit: int = 100) -> list[Connection]:
         """Connections whose token has expired (any tenant: the sweeper closes them), oldest expiry first."""
+        ...
+
+    def followers(self, tenant: Tenant, session_id: str) -> list[Connection]:
+        """The live connections of ``live_connections``, as records (endpoint, encoding), in one read."""
         ...
 
     def close(self) -> None: ...

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from runtime_core.deltas import DeltaCoalescer, TextDelta
 from runtime_core.services import Services
 from runtime_core.session import Tenant
 from runtime_core.telemetry import runtime_logger
 from runtime_core.transport import PostError
+
+if TYPE_CHECKING:
+    from runtime_core.agui.encoder import AguiEncoder
+    from runtime_core.store.protocol import Connection
 
 REFRESH_SECONDS = 1.0
 
@@ -31,6 +36,7 @@ class LiveText:
         session_id: str,
         callback_url: str | None,
         *,
+        first_seq: int = 1,
         refresh_seconds: float = REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -40,7 +46,11 @@ class LiveText:
         self.callback_url = callback_url
         self.refresh_seconds = refresh_seconds
         self._clock = clock
-        self._connections: list[tuple[str, str | None]] = []
+        # The seq the step's first stored event takes: what opens an AG-UI run the deltas start.
+        self.first_seq = first_seq
+        # AG-UI connections: the stream each is in, continued by the step's own post (worker.outbox).
+        self.encoders: dict[str, AguiEncoder] = {}
+        self._connections: list[Connection] = []
         self._looked_up: float | None = None
         self._gone: set[str] = set()
         self.coalescer = DeltaCoalescer(self._post, clock=clock)
@@ -52,31 +62,38 @@ class LiveText:
     def flush(self) -> None:
         self.coalescer.flush()
 
-    def _targets(self) -> list[tuple[str, str | None]]:
+    def _targets(self) -> list[Connection]:
         now = self._clock()
         if self._looked_up is None or now - self._looked_up >= self.refresh_seconds:
-            store = self.services.store
-            targets: list[tuple[str, str | None]] = []
-            for connection_id in store.live_connections(self.tenant, self.session_id):
-                endpoint = self.callback_url
-                if endpoint is None:
-                    record = store.get_connection(connection_id)
-                    endpoint = record.endpoint if record is not None else None
-                targets.append((connection_id, endpoint))
-            self._connections, self._looked_up = targets, now
-        return [t for t in self._connections if t[0] not in self._gone]
+            self._connections = self.services.store.followers(self.tenant, self.session_id)
+            self._looked_up = now
+        return [c for c in self._connections if c.connection_id not in self._gone]
 
     def _post(self, delta: TextDelta) -> None:
-        for connection_id, endpoint in self._targets():
+        for record in self._targets():
+            endpoint = self.callback_url or record.endpoint
             if endpoint is None:
                 continue
+            messages: list[Any] = [delta]
+            if record.encoding == "agui":
+                messages = self._agui(record.connection_id, delta)
             try:
-                outcome = self.services.poster_for(endpoint).post(connection_id, [delta])
+                outcome = self.services.poster_for(endpoint).post(record.connection_id, messages)
             except PostError as exc:
-                runtime_logger().debug(
-                    "delta post failed", extra={"connection_id": connection_id, "code": exc.code}
-                )
+                extra = {"connection_id": record.connection_id, "code": exc.code}
+                runtime_logger().debug("delta post failed", extra=extra)
                 continue
             self.posts += outcome.posts
             if outcome.gone:
-                self._gone.add(connection_id)
+                self._gone.add(record.connection_id)
+
+    def _agui(self, connection_id: str, delta: TextDelta) -> list[Any]:
+        from runtime_core.agui.delivery import state_at, stored_loader
+        from runtime_core.agui.encoder import AguiEncoder, to_json
+
+        encoder = self.encoders.get(connection_id)
+        if encoder is None:
+            load = stored_loader(self.services, self.tenant, self.session_id)
+            state = state_at(self.session_id, self.first_seq - 1, load)
+            encoder = self.encoders[connection_id] = AguiEncoder(self.session_id, state)
+        return list(to_json(encoder.delta(delta, self.first_seq)))

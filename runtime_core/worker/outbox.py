@@ -21,6 +21,7 @@ from runtime_core.session import Tenant
 from runtime_core.store.protocol import Outbox
 from runtime_core.telemetry import runtime_logger
 from runtime_core.transport import PostError
+from runtime_core.worker.live_text import LiveText
 
 
 class PostReport(BaseModel):
@@ -39,24 +40,28 @@ def post_to_session(
     session_id: str,
     messages: Sequence[Any],
     callback_url: str | None,
+    live: LiveText | None = None,
 ) -> PostReport:
-    """One post call per live connection of the session (the poster batches the messages)."""
+    """One post call per live connection of the session (the poster batches the messages). AG-UI connections
+    get the messages encoded (``runtime_core.agui``), continuing the stream the step's deltas (``live``)
+    started on them."""
     report = PostReport()
     if not messages:
         return report
     store = services.store
-    for connection_id in store.live_connections(tenant, session_id):
+    for record in store.followers(tenant, session_id):
+        connection_id = record.connection_id
         report.connections += 1
-        endpoint = callback_url
-        if endpoint is None:
-            # Without a configured endpoint, the one recorded at $connect.
-            record = store.get_connection(connection_id)
-            endpoint = record.endpoint if record is not None else None
+        # Without a configured endpoint, the one recorded at $connect.
+        endpoint = callback_url or record.endpoint
         if endpoint is None:
             runtime_logger().error("no Management API endpoint: set MOZAIKS_WS_CALLBACK_URL")
             return report
+        posted: list[Any] = list(messages)
+        if record.encoding == "agui":
+            posted = agui_messages(services, tenant, session_id, connection_id, posted, live)
         try:
-            outcome = services.poster_for(endpoint).post(connection_id, list(messages))
+            outcome = services.poster_for(endpoint).post(connection_id, posted)
         except PostError as exc:
             # The events are stored: the client gets them when it resumes. A post failure must not fail (and
             # so redo) a step that is already committed.
@@ -71,6 +76,31 @@ def post_to_session(
             report.gone += 1
             store.delete_connection(connection_id)
     return report
+
+
+def agui_messages(
+    services: Services,
+    tenant: Tenant,
+    session_id: str,
+    connection_id: str,
+    events: list[Any],
+    live: LiveText | None,
+) -> list[Any]:
+    from runtime_core.agui.delivery import encode_events, state_at, stored_loader
+    from runtime_core.agui.encoder import AguiEncoder
+
+    stored = [e for e in events if isinstance(getattr(e, "seq", None), int)]
+    if not stored:
+        return events  # control notices stay this runtime's messages
+    encoder = live.encoders.get(connection_id) if live is not None else None
+    if encoder is None:
+        after = min(int(e.seq) for e in stored) - 1
+        load = stored_loader(services, tenant, session_id)
+        encoder = AguiEncoder(session_id, state_at(session_id, after, load))
+    out: list[Any] = []
+    for message in events:
+        out.extend(encode_events(encoder, [message]) if message in stored else [message])
+    return out
 
 
 def carry_out(

@@ -87,6 +87,9 @@ class StepWorker:
         self.grace_seconds = grace_seconds
         # Kept back from the invocation's deadline for the commit and the posts after the model work.
         self.margin_seconds = margin_seconds
+        # The delta sink of each step running (by claim token), handed to the step's post: AG-UI streams the
+        # deltas opened continue there.
+        self._live: dict[str, LiveText] = {}
 
     def process(
         self, message: StepMessage, *, receipt: str | None = None, deadline: float | None = None
@@ -126,6 +129,7 @@ class StepWorker:
             self._carry_out(tenant, claim.outbox, report)
         with Heartbeat(store, claim, self.lease_seconds) as heartbeat:
             outcome = self._step(message, claim, report, deadline, receipt)
+        live = self._live.pop(claim.token, None)
         report.heartbeats = heartbeat.beats
         if outcome is None:
             return report
@@ -133,7 +137,12 @@ class StepWorker:
         faults.point("after_commit")
         with tracing.span("mozaiks.post", {"mozaiks.events": len(result.events)}):
             posted = post_to_session(
-                self.services, tenant, message.session_id, result.events, self.callback_url
+                self.services,
+                tenant,
+                message.session_id,
+                result.events,
+                self.callback_url,
+                live=live,
             )
         report.connections, report.posts, report.gone = posted.connections, posted.posts, posted.gone
         workflow, timings = claim.state.workflow_name, clock.timings(posted)
@@ -265,6 +274,13 @@ class StepWorker:
             faults.point("after_reply")
 
         model_deadline = deadline - self.margin_seconds if deadline is not None else None
+        live = self._live[claim.token] = LiveText(
+            self.services,
+            claim.tenant,
+            claim.session_id,
+            self.callback_url,
+            first_seq=claim.state.last_event_seq + 1,
+        )
         return run_step(
             claim.state,
             workflow,
@@ -273,7 +289,7 @@ class StepWorker:
             deadline=model_deadline,
             on_model_call=ledger,
             on_model_request=noted,
-            on_delta=LiveText(self.services, claim.tenant, claim.session_id, self.callback_url),
+            on_delta=live,
         )
 
     def _workflow(self, state: SessionState) -> Workflow | None:

@@ -65,11 +65,14 @@ def counted(aws: Any, mongo_uri: str) -> Iterator[tuple[Commands, Any]]:
     client.close()
 
 
-def expected(calls: int, *, cold: bool, chain_end: bool) -> list[str]:
+def expected(calls: int, *, cold: bool, chain_end: bool, streamed: bool = False) -> list[str]:
+    # A reply streamed to the client looks up the session's connections once, at its first delta, while the
+    # model writes (before the call's usage is written).
+    streamed_call = [CALL[0], "find connections", *CALL[1:]] if streamed else CALL
     return (
         CLAIM
         + (COLD_READ if cold else [])
-        + CALL * calls
+        + (streamed_call + CALL * (calls - 1) if calls else [])
         + COMMIT
         + POST
         + (CHAIN_END if chain_end else [])
@@ -106,9 +109,10 @@ def test_every_worker_step_sends_the_same_few_commands(aws: Any, counted: tuple[
     session_id = replies_of(client.send(frame))[0]["session_id"]
     assert session_id
 
-    steps = []
+    steps, streamed = [], []
     while aws.depth():
         steps.append(deliver_one(aws, commands))
+        streamed.append(any(m["type"] == "text_delta" for m in client.poll()))
     # The CustomerSupport script: the agent calls a tool (one model call), runs it and answers (one more
     # call), then the session waits for the user: the chain ends there.
     assert len(steps) >= 2
@@ -116,8 +120,9 @@ def test_every_worker_step_sends_the_same_few_commands(aws: Any, counted: tuple[
         calls = sent.count("insert usage")
         last = n == len(steps) - 1
         # This container wrote every step itself, so it holds the transcript: no step reads it.
-        assert sent == expected(calls, cold=False, chain_end=last), (n, sent)
+        assert sent == expected(calls, cold=False, chain_end=last, streamed=streamed[n]), (n, sent)
     assert [s.count("insert usage") for s in steps] == [1, 0, 1]
+    assert streamed == [False, False, True]  # the tool call is not text; the answer is
 
     # A new container (its own store object, nothing in memory) takes the session's next step: it reads the
     # transcript once, with one more find; the next step on that container does not.
@@ -130,7 +135,11 @@ def test_every_worker_step_sends_the_same_few_commands(aws: Any, counted: tuple[
     )
     client.send({"type": "user_message", "session_id": session_id, "msg_id": "m-2", "text": "A refund?"})
     cold = deliver_one(aws, commands)
-    assert cold == expected(cold.count("insert usage"), cold=True, chain_end=not aws.depth())
+    live = any(m["type"] == "text_delta" for m in client.poll())
+    assert cold == expected(cold.count("insert usage"), cold=True, chain_end=not aws.depth(), streamed=live)
     while aws.depth():
         warm = deliver_one(aws, commands)
-        assert warm == expected(warm.count("insert usage"), cold=False, chain_end=not aws.depth())
+        live = any(m["type"] == "text_delta" for m in client.poll())
+        assert warm == expected(
+            warm.count("insert usage"), cold=False, chain_end=not aws.depth(), streamed=live
+        )

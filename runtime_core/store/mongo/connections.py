@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from runtime_core.session import (
     Tenant,
@@ -27,6 +27,7 @@ class ConnectionsMixin(StoreBase):
         ttl_seconds: float | None = None,
         endpoint: str | None = None,
         token_expires_at: datetime | None = None,
+        encoding: Literal["mozaiks", "agui"] = "mozaiks",
     ) -> None:
         now = self.now()
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.connection_ttl_seconds
@@ -36,6 +37,7 @@ class ConnectionsMixin(StoreBase):
                 **tenant_filter(tenant),
                 "session_ids": [],
                 "endpoint": endpoint,
+                "encoding": encoding,
                 "created_at": now,
                 # The record outlives its token (the TTL index removes it later): whoever meets it after the
                 # token expired can still tell "expired" from "unknown" and close the socket.
@@ -53,6 +55,7 @@ class ConnectionsMixin(StoreBase):
             tenant=Tenant(app_id=doc["app_id"], user_id=doc["user_id"]),
             session_ids=doc.get("session_ids", []),
             endpoint=doc.get("endpoint"),
+            encoding=doc.get("encoding") or "mozaiks",
             created_at=aware(doc["created_at"]),
             expires_at=aware(doc["expires_at"]),
             token_expires_at=aware(token_expires_at) if token_expires_at is not None else None,
@@ -85,18 +88,18 @@ class ConnectionsMixin(StoreBase):
         ):
             raise LookupError(f"connection {connection_id!r} not found")
 
-    def live_connections(self, tenant: Tenant, session_id: str) -> list[str]:
+    def _following(self, tenant: Tenant, session_id: str) -> dict[str, Any]:
         now = self.now()
-        return [
-            d["_id"]
-            for d in self.connections.find(
-                {
-                    "session_ids": session_id,
-                    **tenant_filter(tenant),
-                    "expires_at": {"$gt": now},
-                    # None also matches records written before tokens expired with them.
-                    "$or": [{"token_expires_at": None}, {"token_expires_at": {"$gt": now}}],
-                },
-                {"_id": 1},
-            )
-        ]
+        return {
+            "session_ids": session_id,
+            **tenant_filter(tenant),
+            "expires_at": {"$gt": now},
+            # None also matches records written before tokens expired with them.
+            "$or": [{"token_expires_at": None}, {"token_expires_at": {"$gt": now}}],
+        }
+
+    def live_connections(self, tenant: Tenant, session_id: str) -> list[str]:
+        return [d["_id"] for d in self.connections.find(self._following(tenant, session_id), {"_id": 1})]
+
+    def followers(self, tenant: Tenant, session_id: str) -> list[Connection]:
+        return [self._connection(d) for d in self.connections.find(self._following(tenant, session_id))]
