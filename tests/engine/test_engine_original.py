@@ -21,12 +21,14 @@ from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.session import SessionStatus
 from runtime_core.workflow import load_workflow
 
-HELPDESK = Path(__file__).resolve().parents[1] / "workflow" / "original" / "HelpDesk"
+ORIGINAL = Path(__file__).resolve().parents[1] / "workflow" / "original"
+HELPDESK = ORIGINAL / "HelpDesk"
+RUNNABLE = ["HelpDesk", "Escalation"]
 
 
-def _run(carry: Carry) -> Any:
-    workflow = load_workflow(HELPDESK)
-    script_path = HELPDESK / "script.yaml"
+def _run(carry: Carry, name: str = "HelpDesk") -> Any:
+    workflow = load_workflow(ORIGINAL / name)
+    script_path = ORIGINAL / name / "script.yaml"
     script = load_script(script_path)
     return drive(
         workflow,
@@ -74,17 +76,35 @@ def test_visual_agents_hide_every_event_of_a_hidden_agent() -> None:
 
 
 @pytest.mark.usefixtures("engine_mode")
-def test_helpdesk_one_step_per_json_round_trip_equals_uninterrupted() -> None:
-    in_memory = _run(Carry.memory)
-    through_json = _run(Carry.json)
+def test_escalation_runs_with_the_original_meaning() -> None:
+    run = _run(Carry.memory, "Escalation")
+
+    # UserDriven: the customer opens; the model-judged rule hands Frontline's turn to the Supervisor; the
+    # tool changes the context in place (no ReplyResult, postponed annotations, as the original's tools);
+    # the pre-reply expression then ends the chat before the Supervisor speaks again.
+    assert run.state.status == SessionStatus.completed
+    executor = "_Group_Tool_Executor"
+    assert speakers(run) == ["user", "Frontline", executor, "Supervisor", executor, "Supervisor"]
+    assert run.messages[-1].content == "[Handing off to Terminate]"  # AG2's own pre-reply handoff
+    assert run.state.context_variables["case_closed"] is True
+    assert run.state.context_variables["resolution"] == "refund of the extra charge"
+    assert [(e.from_agent, e.to) for e in events_of(run, "handoff")][-1] == ("Supervisor", "Terminate")
+
+
+@pytest.mark.usefixtures("engine_mode")
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_one_step_per_json_round_trip_equals_uninterrupted(name: str) -> None:
+    in_memory = _run(Carry.memory, name)
+    through_json = _run(Carry.json, name)
 
     assert in_memory.steps >= 4
     assert comparable(through_json) == comparable(in_memory)
 
 
-def test_helpdesk_one_step_per_fresh_process_equals_uninterrupted() -> None:
-    in_memory = _run(Carry.memory)
-    fresh = _run(Carry.process)
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_one_step_per_fresh_process_equals_uninterrupted(name: str) -> None:
+    in_memory = _run(Carry.memory, name)
+    fresh = _run(Carry.process, name)
 
     assert fresh.steps == in_memory.steps
     assert comparable(fresh) == comparable(in_memory)
