@@ -68,13 +68,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from runtime_core.llm.provider import ModelConfigError
     from runtime_core.llm.script import Script, ScriptedUserInput
     from runtime_core.llm.scripted import ScriptedModel
-    from runtime_core.workflow import WorkflowValidationError, load_workflow
+    from runtime_core.workflow import WorkflowValidationError
+    from runtime_core.workflow.loader import check_workflow_report
 
     try:
-        workflow = load_workflow(folder)
-    except (WorkflowValidationError, ValueError) as exc:
+        checked = check_workflow_report(folder)
+    except ValueError as exc:
         print(f"error: {exc}", file=out)
         return EXIT_ERROR
+    if checked.workflow is None:
+        print(f"error: {WorkflowValidationError(checked.errors)}", file=out)
+        return EXIT_ERROR
+    workflow = checked.workflow
+    # What the runtime loads but does not run yet (hooks, state triggers...): said before the run, not after.
+    for warning in checked.warnings:
+        print(f"warning: {warning}", file=out)
 
     try:
         provider = choose_provider(workflow, args.script)
@@ -137,5 +145,3 @@ def _print_events(events: list[Any], out: TextIO) -> None:
         line = describe(event)
         if line:
             print(line, file=out)
-
-

@@ -155,3 +155,25 @@ def test_mozaiks_run_prints_the_errors_of_a_broken_original_workflow(tmp_path: P
     text = out.getvalue()
     assert "handoffs.yaml:14: handoff_rules[2].target_agent: unknown agent 'Resolvr'" in text
     assert "Traceback" not in text
+
+
+def test_mozaiks_run_says_what_it_loads_but_does_not_run(tmp_path: Path) -> None:
+    import io
+    import shutil
+
+    from runtime_core.cli import build_parser
+    from runtime_core.commands.run import EXIT_OK, run
+
+    folder = tmp_path / "HelpDesk"
+    shutil.copytree(HELPDESK, folder)
+    out = io.StringIO()
+
+    code = run(build_parser().parse_args(["run", str(folder)]), out=out)
+
+    assert code == EXIT_OK
+    lines = out.getvalue().splitlines()
+    assert lines[0] == (
+        "warning: context_variables.yaml:22: agents[0]: variables shown in Resolver's prompt: "
+        "loaded, not yet run; the prompt does not include them"
+    )
+    assert lines[1].startswith("▶ HelpDesk on the scripted model")

@@ -21,7 +21,6 @@ from runtime_core.workflow.yaml_source import FieldPath, LineMap
 # This runtime's ``kind: ui`` is another contract (the function builds the payload, the answer is the result).
 TOOL_TYPES = {"UI_Tool": "agent", "Agent_Tool": "agent"}
 _TOOL_KEYS = {"agent", "file", "function", "description", "tool_type", "auto_invoke", "ui"}
-_LIFECYCLE_KEYS = _TOOL_KEYS | {"trigger"}
 
 
 def _tool_file(value: Any) -> Any:
@@ -31,7 +30,8 @@ def _tool_file(value: Any) -> Any:
     return value
 
 
-def _ui(w: Writer, at: FieldPath, value: Any) -> Any:
+def _ui(value: Any) -> Any:
+    """The ``ui`` block, or None when it is absent or names neither a component nor a mode."""
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -88,7 +88,7 @@ def tools(data: dict[str, Any], lines: LineMap) -> Translation:
         elif kind is not None:
             tool["kind"] = TOOL_TYPES.get(kind, kind)
             w.map((*position, "kind"), (*at, "tool_type" if "tool_type" in entry else "kind"))
-        ui = _ui(w, (*at, "ui"), entry.get("ui"))
+        ui = _ui(entry.get("ui"))
         if ui is not None:
             tool["ui"] = ui
             w.copy_lines((*position, "ui"), (*at, "ui"), ui)
@@ -111,7 +111,7 @@ def tools(data: dict[str, Any], lines: LineMap) -> Translation:
                 (*at, "tool_type"),
                 f"unknown tool_type {entry['tool_type']!r}; expected UI_Tool or Agent_Tool",
             )
-        ui = _ui(w, (*at, "ui"), entry.get("ui"))
+        ui = _ui(entry.get("ui"))
         if ui is not None:
             item["ui"] = ui
         position = ("lifecycle_tools", len(lifecycle))
