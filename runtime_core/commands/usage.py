@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}")
         return 2
+    if args.session is not None and args.user is None and args.app != DEV_APP_ID:
+        # Sessions are tenant-scoped (app and user), as in the HTTP API.
+        print("error: --session needs --user (the session's user)")
+        return 2
     store = _open_store(args.data_dir or default_data_dir())
     try:
         if args.session is not None:

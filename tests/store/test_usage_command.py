@@ -52,3 +52,8 @@ def test_rebuild_then_report(
 def test_a_bad_range_is_refused(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["usage", "--since", "2026-03-02", "--until", "2026-03-01"]) == 2
     assert "before" in capsys.readouterr().out
+
+
+def test_a_session_of_another_app_needs_its_user(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["usage", "--app", "shop", "--session", "s-1"]) == 2
+    assert "--user" in capsys.readouterr().out
