@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from runtime_core.engine.failures import UIToolFailed
 from runtime_core.engine.toolbox import ui_payload
+from runtime_core.engine.triggers import ui_response_updates
 from runtime_core.events import InputRequested
 from runtime_core.session import USER_SPEAKER, ChatMessage, InputRequest, SessionStatus, ToolCall
 
@@ -50,6 +51,7 @@ class Asking:
             {"request_id": pending.request_id, "data": data}
         )
         self.tool_run.interactions.answers = answers
+        self._set_context(ui_response_updates(self.workflow, pending.tool_name, data))
         self._user_message_event(self.user_input.text or json.dumps(data))
         caller = pending.agent or ""
         unanswered = [c for c in self._ui_calls(self._caller_reply()) if c.id not in answers]

@@ -64,8 +64,12 @@ def reply_events(
     chat: ChatMessage,
     turn: int,
     is_handoff: IsHandoff,
+    *,
+    hidden: bool = False,
 ) -> bool:
-    """An agent's reply: its message, its tool calls, its structured output. True if it reported a handoff."""
+    """An agent's reply: its message, its tool calls, its structured output. True if it reported a handoff.
+
+    ``hidden``: a state trigger with ``ui_hidden`` matched the reply; its text is not shown."""
     content = chat.content or ""
     shown = is_visible(compiled, agent)
     output_model = compiled.agent(agent).output_model
@@ -74,7 +78,7 @@ def reply_events(
         target = content[len(HANDOFF_PREFIX) :].rstrip("]")
         out.emit(Handoff, from_agent=agent, to=target, reason="context")
         handoff = True
-    elif content and shown and output_model is None:
+    elif content and shown and not hidden and output_model is None:
         out.emit(AgentMessage, agent=agent, content=content, turn=turn)
     for call in chat.tool_calls:
         tool = compiled.tools.get(call.name)

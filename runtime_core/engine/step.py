@@ -51,6 +51,7 @@ from runtime_core.engine.history import fork
 from runtime_core.engine.loading import load_engine
 from runtime_core.engine.report import Events, emit_usage
 from runtime_core.engine.runtime_context import without_runtime
+from runtime_core.engine.triggers import hides_text
 from runtime_core.engine.turn import TOOLS_PENDING, Finished, Turn
 from runtime_core.events import ErrorEvent, Event, RunCompleted, RunStarted
 from runtime_core.llm.meter import CallMeter, MeteredCall
@@ -121,6 +122,9 @@ def streams(workflow: Workflow, agent: str) -> bool:
     visible = orchestrator.visible_agents
     spec = next((a for a in workflow.agents if a.name == agent), None)
     if spec is None or (visible is not None and agent not in visible) or spec.structured_output:
+        return False
+    if hides_text(workflow, agent):
+        # A reply a ui_hidden state trigger may hide is known only once complete (engine.triggers).
         return False
     return orchestrator.streaming if spec.streaming is None else spec.streaming
 

@@ -18,6 +18,7 @@ from runtime_core.engine.pausing import TOOLS_PENDING, UI_ANSWERS, Asking, Finis
 from runtime_core.engine.report import Events, normalize, reply_events, tool_result_events
 from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.toolbox import ToolRun
+from runtime_core.engine.triggers import agent_text_updates
 from runtime_core.events import Handoff, RunCompleted, SpeakerSelected, UserMessage
 from runtime_core.llm.meter import CallMeter
 from runtime_core.llm.provider import ModelProvider
@@ -158,7 +159,11 @@ class Turn(Asking):
             self._complete("completed", f"{speaker.name} gave no reply")
         self._commit(speaker, reply)
         chat = self.new_messages[-1]
-        if reply_events(self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff):
+        updates, hidden = agent_text_updates(self.workflow, speaker.name, chat.content)
+        self._set_context(updates)
+        if reply_events(
+            self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff, hidden=hidden
+        ):
             self.handoff_reported = True
         if chat.tool_calls:
             ui = self._ui_calls(chat)
@@ -328,6 +333,12 @@ class Turn(Asking):
             self.tool_run.guard("a tool's ReplyResult")
         self.state.context_variables = without_runtime(self.chat.context.to_dict())
         return message
+
+    def _set_context(self, updates: dict[str, Any]) -> None:
+        """Variables the engine itself sets (state triggers): in the group's context and the state's."""
+        if updates:
+            self.chat.context.data.update(updates)
+            self.state.context_variables = without_runtime(self.chat.context.to_dict())
 
     def _user_message_event(self, text: str) -> None:
         input_id = self.user_input.input_id if self.user_input else "initial"

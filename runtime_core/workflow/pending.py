@@ -65,16 +65,6 @@ def _context_sources(wf: Workflow) -> Iterator[Finding]:
             )
 
 
-def _state_triggers(wf: Workflow) -> Iterator[Finding]:
-    for index, var in enumerate(wf.context_variables):
-        for t_index, trigger in enumerate(var.triggers):
-            yield (
-                "context_variables.yaml",
-                ("context_variables", index, "triggers", t_index),
-                f"state trigger {trigger.type} for '{var.name}': {_NOT_YET}; the variable is never set by it",
-            )
-
-
 def _auto_tool_mode(wf: Workflow) -> Iterator[Finding]:
     for index, agent in enumerate(wf.agents):
         if agent.auto_tool_mode:
@@ -149,7 +139,6 @@ PENDING: tuple[PendingFeature, ...] = (
     PendingFeature("hooks", _hooks),
     PendingFeature("lifecycle_tools", _lifecycle_tools),
     PendingFeature("context_sources", _context_sources),
-    PendingFeature("state_triggers", _state_triggers),
     PendingFeature("auto_tool_mode", _auto_tool_mode),
     PendingFeature("agent_variables", _agent_variables),
     PendingFeature("user_handoffs", _user_handoffs),

@@ -245,7 +245,7 @@ class VariableSource(StrEnum):
     env = "env"
     # Set by tools during the run; starts from its default like static.
     computed = "computed"
-    # Orchestration state; starts from its default, triggers (not yet run) may set it.
+    # Orchestration state; starts from its default, its triggers set it.
     state = "state"
     # Loaded, not yet run: the variable keeps its default.
     data_reference = "data_reference"
@@ -277,7 +277,7 @@ class ContextVariable(Strict):
     """Further settings of an original-dialect source (computed, external, data_entity...), kept as
     written."""
     triggers: list[StateTrigger] = Field(default_factory=list)
-    """state: what sets it during the run (not yet run)."""
+    """state: what sets it during the run (an agent's text, a UI tool's answer)."""
 
 
 class ContextVariablesFile(Strict):

@@ -117,7 +117,7 @@ class TriggerMatch(Strict):
 
 
 class StateTrigger(Strict):
-    """What sets a state variable: an agent's text, or a key of a UI tool's answer. Loaded, not yet run."""
+    """What sets a state variable: an agent's text, or a key of a UI tool's answer (engine.triggers)."""
 
     type: str
     """agent_text or ui_response."""

@@ -3,7 +3,8 @@
 ``tests/engine/original/KeyDesk``: a ``UI_Tool`` that awaits ``use_ui_tool`` mid-body (module with
 ``from __future__ import annotations``, a workflow logger, a ``workflows.KeyDesk.tools`` import), writes the
 context in place, and a handoff that tests what it wrote; a second agent's tool reports the context and the
-runtime context. Offline on its script; one step per fresh process equals an uninterrupted run.
+runtime context; state triggers set variables from a UI answer and from an agent's hidden last line.
+Offline on its script; one step per fresh process equals an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -82,7 +83,13 @@ def test_keydesk_runs_as_its_authors_wrote_it() -> None:
         "chat_id": "kd-1",
         "workflow_name": "KeyDesk",
     }
-    assert run.state.context_variables == {"key_status": "success", "key_service": "open_ai"}
+    assert run.state.context_variables == {
+        "key_status": "success",
+        "key_service": "open_ai",
+        "key_answer": "success",  # a ui_response state trigger
+        "reported": True,  # an agent_text state trigger on the Reporter's last line, hidden from the user
+    }
+    assert [e.agent for e in events_of(run, "agent_message")] == ["Setup"]
 
 
 @pytest.mark.usefixtures("engine_mode")
