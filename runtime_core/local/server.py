@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import mimetypes
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ from runtime_core.local.handlers import Handler, Handlers
 log = logging.getLogger("mozaiks.local")
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The JavaScript client's declarations (client/mozaiks-client.d.ts): Python guesses .ts is an MPEG stream.
+mimetypes.add_type("application/typescript", ".ts")
 WS_PATH = "/ws"
 API_PREFIX = "/api"
 # What a browser sees when a refusal cannot be sent as an HTTP status: 1008 is "policy violation".

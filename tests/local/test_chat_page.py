@@ -59,6 +59,15 @@ def test_customer_support_in_the_browser(
     options = page.eval_on_selector_all("#workflow option", "els => els.map(e => e.value)")
     assert {"CustomerSupport", "ContentReview", "TripPlanner"} <= set(options)
 
+    # Count the replies shown as they stream (text_delta through the client), before their stored message.
+    page.evaluate(
+        """() => {
+          window.liveShown = 0;
+          new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+            if (n.classList && n.classList.contains("live")) window.liveShown += 1;
+          }))).observe(document.getElementById("transcript"), { childList: true });
+        }"""
+    )
     page.select_option("#workflow", "CustomerSupport")
     page.fill("#first-message", "Hi, where is my order A100?")
     page.click("#start")
@@ -87,6 +96,9 @@ def test_customer_support_in_the_browser(
     assert seqs == sorted(set(seqs)), seqs  # each event rendered once, in order
     speakers = page.eval_on_selector_all(".event.agent_message .who", "els => els.map(e => e.textContent)")
     assert speakers == ["SupportAgent", "EscalationAgent", "EscalationAgent"]
+    # Streaming text was shown, and each streamed reply gave way to its stored agent_message.
+    assert page.evaluate("window.liveShown") >= 1
+    assert page.eval_on_selector_all(".event.live", "els => els.length") == 0
     state = page.evaluate("window.mozaiks.state")
     assert state["lastSeq"] == max(seqs)
     assert "Usage:" in page.inner_text("#usage")

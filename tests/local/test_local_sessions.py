@@ -165,7 +165,9 @@ def test_http_api_and_chat_page_share_the_port(server: RunningServer) -> None:
     page = httpx.get(f"{server.http_url}/", timeout=10)
     assert page.status_code == 200 and "chat.js" in page.text
     script = httpx.get(f"{server.http_url}/chat.js", timeout=10)
-    assert script.status_code == 200 and '"resume"' in script.text
+    assert script.status_code == 200 and "./client/mozaiks-client.js" in script.text
+    client = httpx.get(f"{server.http_url}/client/mozaiks-client.js", timeout=10)
+    assert client.status_code == 200 and '"resume"' in client.text
     health = httpx.get(f"{server.http_url}/api/health", timeout=10)
     assert health.status_code == 200
 

@@ -1,154 +1,71 @@
-// MozaiksAI reference chat client: one session over the WebSocket protocol, no framework, no build step.
-//
-// The protocol in four rules (docs/websocket-protocol.md has the details):
-//   1. Authenticate at connect time: the JWT goes in the "mozaiks.jwt" subprotocol (or ?token=).
-//   2. A server post is one message, a {"type":"batch"} of messages, or one {"type":"chunk"} of a large message.
-//   3. A message with a "seq" is a session event (numbered 1, 2, 3 ... per session, stored by the server);
-//      one without "seq" is a control reply to a frame we sent (ack, pong, error).
-//   4. After a dropped connection, reconnect and send {"type":"resume", after_seq: <last seq seen>}: the server
-//      replays what we missed, then the session continues live. Events may arrive twice: drop seen seqs.
-"use strict";
+// MozaiksAI local chat: one session over the WebSocket protocol, through the JavaScript client that ships
+// with the runtime (client/mozaiks-client.js, typed by client/mozaiks-client.d.ts). The client does the
+// protocol (token subprotocol, reconnects, resume, dedupe, batches and chunks, live text); this page only
+// renders what it hands over. No framework, no build step: an ES module.
+import { MozaiksClient } from "./client/mozaiks-client.js";
 
 const token = new URLSearchParams(location.search).get("token") || "";
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const $ = (id) => document.getElementById(id);
 
-const state = {
-  socket: null,
+const page = {
   sessionId: null,
-  lastSeq: 0,            // highest seq with nothing missing before it: what resume continues after
-  ahead: new Map(),      // events that arrived past a gap, held until the gap fills
-  chunks: [],            // data of the chunked message being reassembled
-  pendingStart: null,    // msg_id of our start frame, until its ack brings the session id
-  early: [],             // events that arrived before that ack
-  request: null,         // the input_request we are answering, if any
-  retries: 0,
+  request: null, // the input_request we are answering, if any
+  live: new Map(), // messageId -> the element showing a reply as it streams
   everOpened: false,
+  starting: false, // a start was sent and its session is not known yet
 };
 
-// ---- connection ------------------------------------------------------------------------------------------
+const client = new MozaiksClient({ url: wsUrl, token, httpUrl: `${location.origin}/api` });
 
-function connect() {
-  setStatus(state.retries ? "reconnecting" : "connecting");
-  // Browsers cannot set headers on a WebSocket: offer the token as a second subprotocol. The server echoes
-  // "mozaiks.jwt" (never the token) or the browser drops the socket.
-  const socket = new WebSocket(wsUrl, ["mozaiks.jwt", token]);
-  state.socket = socket;
-  socket.onopen = () => {
-    state.retries = 0;
-    state.everOpened = true;
-    setStatus("online");
+// ---- what the client hands over ------------------------------------------------------------------------
+
+client.on("status", (status) => {
+  setStatus(status === "open" ? "online" : status);
+  if (status === "open") {
+    page.everOpened = true;
     hideNotice();
-    // A new connection knows nothing of our session: ask for everything after the last event we have.
-    if (state.sessionId) resume();
-  };
-  socket.onmessage = (message) => onPost(message.data);
-  socket.onclose = () => {
-    if (state.socket !== socket) return;
-    state.socket = null;
-    setStatus("offline");
-    if (!state.everOpened) {
-      // A refused $connect (bad or missing token) looks like any failed connection to a browser.
-      showNotice("Cannot connect. Is the server running, and is ?token= in the page URL valid?");
-    }
-    // Back off: 0.5 s, 1 s, 2 s ... up to 15 s. Idle connections also close (10 minutes in AWS).
-    const delay = Math.min(15000, 500 * 2 ** state.retries++);
-    setTimeout(connect, delay);
-  };
-}
-
-function send(frame) {
-  if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
-    showNotice("Not connected; try again in a moment.");
-    return false;
+  } else if (status === "offline" && !page.everOpened) {
+    showNotice("Cannot connect. Is the server running?");
   }
-  state.socket.send(JSON.stringify(frame));
-  return true;
-}
+});
 
-function resume() {
-  send({ type: "resume", session_id: state.sessionId, after_seq: state.lastSeq });
-}
+client.on("authError", (problem) => {
+  showNotice(`The token was refused (${problem.reason}): open this page with a new ?token= (mozaiks serve prints one).`);
+});
 
-function newMsgId() {
-  const random = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-  return `m-${random}`;
-}
+client.on("event", (event) => {
+  // The first events of a new session can come before the ack of its start (the client hands them over in
+  // order as soon as the ack names the session, which may be before the start's promise settles here).
+  if (page.starting && page.sessionId === null) openSession(event.session_id);
+  if (event.session_id === page.sessionId) render(event);
+});
 
-// ---- posts -> messages (rule 2) -----------------------------------------------------------------------
-
-function onPost(raw) {
-  deliverPost(JSON.parse(raw));
-}
-
-function deliverPost(post) {
-  if (post.type === "batch") {
-    post.messages.forEach(deliverPost);
+client.on("delta", (delta) => {
+  if (page.starting && page.sessionId === null) openSession(delta.sessionId);
+  if (delta.sessionId !== page.sessionId) return;
+  let element = page.live.get(delta.messageId);
+  if (delta.done) {
+    // Closed by its agent_message (rendered next, as a stored event) or dropped with its failed step.
+    if (element) element.remove();
+    page.live.delete(delta.messageId);
     return;
   }
-  if (post.type !== "chunk") {
-    onMessage(post);
-    return;
+  if (!element) {
+    element = line({ type: "live" }, delta.agent, "", "streaming");
+    delete element.dataset.seq;
+    page.live.set(delta.messageId, element);
   }
-  // A chunk carries a slice of one message's JSON text. Part 0 again means the server restarted the sequence.
-  if (post.part === 0) state.chunks = [];
-  state.chunks.push(post.data);
-  if (state.chunks.length === post.parts) {
-    const text = state.chunks.join("");
-    state.chunks = [];
-    onMessage(JSON.parse(text));
-  }
-}
+  element.querySelector(".bubble").textContent = delta.text;
+  element.scrollIntoView({ block: "end" });
+});
 
-// ---- messages -> events in order (rule 3) -------------------------------------------------------------
+client.on("reply", (reply) => {
+  if (reply.type === "error") showNotice(`${reply.code}: ${reply.message}`);
+  else if (reply.message === "Internal server error") showNotice("The server failed to handle a frame (see its log).");
+});
 
-function onMessage(message) {
-  if (typeof message.seq !== "number") {
-    onReply(message);
-    return;
-  }
-  if (message.session_id !== state.sessionId) {
-    // The first events of a new session can overtake the ack that names it: hold them until the ack.
-    if (state.pendingStart) state.early.push(message);
-    return;
-  }
-  if (message.seq <= state.lastSeq || state.ahead.has(message.seq)) return; // seen already: a replay overlap
-  state.ahead.set(message.seq, message);
-  while (state.ahead.has(state.lastSeq + 1)) {
-    const event = state.ahead.get(state.lastSeq + 1);
-    state.ahead.delete(event.seq);
-    state.lastSeq = event.seq;
-    render(event);
-  }
-  if (state.ahead.size) {
-    // Something is missing before what we hold. Usually it is in flight; if not, ask again (rule 4).
-    const gapAt = state.lastSeq;
-    setTimeout(() => { if (state.lastSeq === gapAt && state.ahead.size) resume(); }, 2000);
-  }
-}
-
-function onReply(reply) {
-  if (reply.type === "ack" && reply.msg_id && reply.msg_id === state.pendingStart) {
-    state.pendingStart = null;
-    openSession(reply.session_id);
-  } else if (reply.type === "error") {
-    showNotice(`${reply.code}: ${reply.message}`);
-  } else if (reply.message === "Internal server error") {
-    showNotice("The server failed to handle a frame (see its log).");
-  }
-}
-
-function openSession(sessionId) {
-  state.sessionId = sessionId;
-  state.lastSeq = 0;
-  state.ahead.clear();
-  // Keep the session in the URL: a reload resumes it from seq 0 and replays the whole transcript.
-  history.replaceState(null, "", `${location.pathname}${location.search}#session=${sessionId}`);
-  $("session").textContent = `session ${sessionId}`;
-  const early = state.early;
-  state.early = [];
-  early.forEach(onMessage);
-}
+client.on("closing", (closing) => showNotice(`The server closed the connection: ${closing.message}`));
 
 // ---- rendering ----------------------------------------------------------------------------------------
 
@@ -163,7 +80,7 @@ function line(event, who, text, extraClass) {
     div.appendChild(name);
   }
   const bubble = document.createElement("span");
-  bubble.className = ["agent_message", "user_message"].includes(event.type) ? "bubble" : "";
+  bubble.className = ["agent_message", "user_message", "live"].includes(event.type) ? "bubble" : "";
   bubble.textContent = text;
   div.appendChild(bubble);
   $("transcript").appendChild(div);
@@ -181,7 +98,7 @@ function render(event) {
       closeRequest();
       break;
     case "speaker_selected":
-      break; // the next agent_message names its speaker; nothing to show
+      break; // the next agent_message (or its live text) names its speaker
     case "agent_message":
       line(event, event.agent, event.content);
       break;
@@ -223,7 +140,7 @@ function render(event) {
 // ---- input requests -------------------------------------------------------------------------------------
 
 function openRequest(request) {
-  state.request = request;
+  page.request = request;
   const fields = $("ui-fields");
   fields.replaceChildren();
   const text = $("reply-text");
@@ -261,7 +178,7 @@ function field(name, type, label) {
 }
 
 function closeRequest() {
-  state.request = null;
+  page.request = null;
   $("reply").hidden = true;
   $("reply-text").value = "";
 }
@@ -281,22 +198,29 @@ function answerData() {
   return values;
 }
 
+function refused(error) {
+  showNotice(`${error.code || "error"}: ${error.message}`);
+}
+
 $("reply").addEventListener("submit", (e) => {
   e.preventDefault();
-  const request = state.request;
+  const request = page.request;
   if (!request) return;
-  const msgId = newMsgId();
-  let sent;
-  if (request.kind === "ui_tool") {
-    // A UI tool's answer: structured data for the tool, tied to the request it answers.
-    sent = send({ type: "answer", session_id: state.sessionId, msg_id: msgId,
-                  request_id: request.request_id, data: answerData() });
-  } else {
-    const text = $("reply-text").value.trim();
-    if (!text) return;
-    sent = send({ type: "user_message", session_id: state.sessionId, msg_id: msgId, text });
+  try {
+    if (request.kind === "ui_tool") {
+      // A UI tool's answer: structured data for the tool, tied to the request it answers.
+      client.answer(page.sessionId, request.request_id, { data: answerData() }).catch(refused);
+    } else {
+      const text = $("reply-text").value.trim();
+      if (!text) return;
+      client.userMessage(page.sessionId, text).catch(refused);
+    }
+  } catch (error) {
+    refused(error); // refused before sending (a text over 16,000 bytes)
+    return;
   }
-  if (sent) $("reply").hidden = true; // the user_message event that follows closes the request for good
+  // Sent, or queued until the socket is back (the client resends it under the same msg_id).
+  $("reply").hidden = true; // the user_message event that follows closes the request for good
 });
 
 // ---- launcher -----------------------------------------------------------------------------------------
@@ -322,24 +246,38 @@ async function loadWorkflows() {
   }
 }
 
-$("start").addEventListener("click", () => {
+function openSession(sessionId) {
+  if (page.sessionId && page.sessionId !== sessionId) client.forget(page.sessionId);
+  page.sessionId = sessionId;
+  // Keep the session in the URL: a reload resumes it from seq 0 and replays the whole transcript.
+  history.replaceState(null, "", `${location.pathname}${location.search}#session=${sessionId}`);
+  $("session").textContent = `session ${sessionId}`;
+}
+
+$("start").addEventListener("click", async () => {
   const workflow = $("workflow").value;
   if (!workflow) return;
-  const frame = { type: "start", workflow, msg_id: newMsgId() };
   const message = $("first-message").value.trim();
-  if (message) frame.message = message;
   $("transcript").replaceChildren();
   $("usage").textContent = "";
   closeRequest();
-  state.sessionId = null;
-  state.early = [];
-  state.pendingStart = frame.msg_id;
-  send(frame);
+  if (page.sessionId) client.forget(page.sessionId);
+  page.sessionId = null;
+  page.live.clear();
+  page.starting = true;
+  try {
+    const ack = await client.start(workflow, { message });
+    if (page.sessionId !== ack.session_id) openSession(ack.session_id);
+  } catch (error) {
+    refused(error);
+  } finally {
+    page.starting = false;
+  }
 });
 
 $("drop").addEventListener("click", () => {
   // Close without leaving the session: the reconnect resumes it and replays what was posted meanwhile.
-  if (state.socket) state.socket.close(4000, "dropped by the user");
+  client.drop();
 });
 
 function setStatus(text) {
@@ -351,13 +289,21 @@ function showNotice(text) { $("notice").textContent = text; $("notice").hidden =
 function hideNotice() { $("notice").hidden = true; }
 
 // The page is a test fixture too: expose the protocol state for inspection.
-window.mozaiks = { state };
+window.mozaiks = {
+  client,
+  get state() {
+    return { sessionId: page.sessionId, lastSeq: page.sessionId ? client.lastSeq(page.sessionId) : 0 };
+  },
+};
 
 if (!token) {
   showNotice("No token: open this page with ?token=<JWT> (mozaiks serve prints a ready-made URL).");
 } else {
   const match = location.hash.match(/session=([A-Za-z0-9._:-]+)/);
-  if (match) openSession(match[1]);
+  if (match) {
+    openSession(match[1]);
+    client.resume(match[1], 0);
+  }
   loadWorkflows();
-  connect();
+  client.connect();
 }
