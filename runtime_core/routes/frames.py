@@ -113,6 +113,7 @@ def _replies(services: Services, event: dict[str, Any], connection_id: str) -> l
 def _route(services: Services, frame: Any, connection_id: str) -> list[Message]:
     tenant = _tenant(services, connection_id)
     session_id = getattr(frame, "session_id", None)
+    tracing.annotate({"mozaiks.frame.type": frame.type, "mozaiks.session_id": session_id})
     runtime_logger().append_keys(app_id=tenant.app_id, **({"session_id": session_id} if session_id else {}))
     if isinstance(frame, StartFrame):
         return session_frames.start(services, tenant, connection_id, frame)

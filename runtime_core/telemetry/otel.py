@@ -108,6 +108,9 @@ class OtelBackend:
         _PROPAGATOR.inject(carrier)
         return carrier or None
 
+    def annotate(self, attributes: Mapping[str, AttributeValue | None]) -> None:
+        trace.get_current_span().set_attributes(_clean(attributes))
+
     def flush(self) -> None:
         self.provider.force_flush()
 

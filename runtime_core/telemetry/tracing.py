@@ -65,6 +65,8 @@ class Backend(Protocol):
 
     def inject(self) -> dict[str, str] | None: ...
 
+    def annotate(self, attributes: Mapping[str, AttributeValue | None]) -> None: ...
+
     def flush(self) -> None: ...
 
     def shutdown(self) -> None: ...
@@ -145,6 +147,12 @@ def inject() -> dict[str, str] | None:
     if _backend is None:
         return None
     return _backend.inject()
+
+
+def annotate(attributes: Mapping[str, AttributeValue | None]) -> None:
+    """Add attributes to the current span (what a handler learns after its span started: the frame's type)."""
+    if _backend is not None:
+        _backend.annotate(attributes)
 
 
 def flush() -> None:

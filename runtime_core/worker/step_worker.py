@@ -199,7 +199,7 @@ class StepWorker:
                     store.release(claim, due_in=due, outbox_done=outbox_done)
                     return None
                 faults.point("before_model")
-                with tracing.span("mozaiks.engine", {"gen_ai.operation.name": "invoke_agent"}):
+                with tracing.span("mozaiks.engine", {"mozaiks.workflow": workflow.name}):
                     result = self._run(decision, claim, workflow, deadline)
             duration_ms = (time.perf_counter() - started) * 1000
             report.action = "cancel" if decision.action == "cancel" else "run"

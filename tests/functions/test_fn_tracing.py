@@ -68,6 +68,7 @@ def test_one_trace_from_the_frame_through_the_queue_to_the_model(
 
     [frame_span] = named(finished, "mozaiks.frame")
     assert frame_span.parent is None and frame_span.kind == SpanKind.SERVER
+    assert frame_span.attributes["mozaiks.frame.type"] == "start"
     steps = named(finished, "mozaiks.step")
     first = next(s for s in steps if s.attributes["mozaiks.step.reason"] == "start")
     # The step continues the frame's trace: its parent is the frame's span, across the queue.
