@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,16 @@ from local_server import RunningServer, server_process
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+SCRIPT = Path(__file__).parent / "serve_without_sweeper.py"
+
 
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    # No clock-skew leeway: a token's expiry is the moment its connection closes.
+    # No clock-skew leeway: a token's expiry is the moment its connection closes. No sweeper either (it would
+    # close expired connections too): the socket's own timer is what is tested.
     work: Path = tmp_path_factory.mktemp("serve-expiry")
-    with server_process(work, env={"MOZAIKS_JWT_LEEWAY_SECONDS": "0"}) as started:
+    env = {"MOZAIKS_JWT_LEEWAY_SECONDS": "0"}
+    with server_process(work, env=env, command=[sys.executable, str(SCRIPT)]) as started:
         yield started.server
 
 
