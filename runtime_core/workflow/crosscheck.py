@@ -108,7 +108,9 @@ def _check_agent_ref(
     _check_ref(report, file, path, name, known, "agent", "")
 
 
-def _check_orchestrator(report: _Report, orch: Orchestrator, agents: list[str] | None) -> None:
+def _check_orchestrator(
+    report: _Report, orch: Orchestrator, agents: list[str] | None, dialect: Dialect = Dialect.mozaiks
+) -> None:
     file = "orchestrator.yaml"
     if orch.initial_agent is not None:
         _check_agent_ref(report, file, ("initial_agent",), orch.initial_agent, agents)
@@ -116,7 +118,9 @@ def _check_orchestrator(report: _Report, orch: Orchestrator, agents: list[str] |
         _check_agent_ref(report, file, ("visible_agents", index), name, agents)
     multi = orch.orchestration_strategy != OrchestrationStrategy.handoff_based
     # auto with one agent works when the user takes part: the model picks between the agent and the user.
-    with_user = orch.orchestration_strategy == OrchestrationStrategy.auto and orch.human_in_the_loop
+    # Without the user the agent speaks every turn; the original runtime ran that (a warning there).
+    auto = orch.orchestration_strategy == OrchestrationStrategy.auto
+    with_user = auto and (orch.human_in_the_loop or dialect == Dialect.original)
     if agents is not None and multi and len(agents) < 2 and not with_user:
         report.add(
             file,
@@ -407,7 +411,7 @@ def crosscheck(files: Files, root: Path) -> list[WorkflowError]:
     report = _Report(files)
     agents = files.names.get("agents.yaml")
     if files.orchestrator is not None:
-        _check_orchestrator(report, files.orchestrator, agents)
+        _check_orchestrator(report, files.orchestrator, agents, files.dialect)
     _check_agents(report, files)
     _check_handoffs(report, files, agents)
     _check_tools(report, files, agents, root)

@@ -177,3 +177,30 @@ def test_mozaiks_run_says_what_it_loads_but_does_not_run(tmp_path: Path) -> None
         "loaded, not yet run; the prompt does not include them"
     )
     assert lines[1].startswith("▶ HelpDesk on the scripted model")
+
+
+def test_auto_pattern_with_one_agent_and_no_user_speaks_until_max_turns(tmp_path: Path) -> None:
+    folder = tmp_path / "subscription_helper"
+    (folder / "tools").mkdir(parents=True)
+    (folder / "orchestrator.yaml").write_text(
+        "max_turns: 2\nstartup_mode: AgentDriven\norchestration_pattern: AutoPattern\n"
+        "human_in_the_loop: false\n"
+    )
+    (folder / "agents.yaml").write_text(
+        "agents:\n  Helper:\n    system_message: Answer plan questions.\n    auto_tool_mode: false\n"
+    )
+    workflow = load_workflow(folder)
+    # AG2's auto selection still asks its model (the pattern's internal agents are candidates too).
+    script = {
+        "replies": {
+            "Helper": ["You are on the pro plan.", "Anything else?"],
+            "speaker_selection": ["Helper"] * 2,
+        }
+    }
+
+    run, _ = play(workflow, script)
+
+    assert workflow.name == "subscription_helper"  # from the folder
+    assert speakers(run) == ["_User", "Helper", "Helper"]
+    assert run.state.status == SessionStatus.completed
+    assert events_of(run, "run_completed")[-1].status == "max_turns"

@@ -586,3 +586,18 @@ def test_prompt_sections_compose_as_the_original_runtime_did(tmp_path: Path) -> 
     (warning,) = [w for w in result.warnings if w.file == "agents.yaml"]
     assert (warning.line, warning.field) == (6, "agents.Greeter.prompt_sections.rules")
     assert "not one the original runtime composed" in warning.message
+
+
+def test_auto_pattern_with_one_agent_and_no_user_runs_as_in_the_original(tmp_path: Path) -> None:
+    root = _copy(
+        "Intake",
+        tmp_path,
+        {"orchestrator.yaml": "orchestration_pattern: AutoPattern\nhuman_in_the_loop: false\nmax_turns: 3\n"},
+    )
+
+    result = check_workflow_report(root)
+
+    assert result.workflow is not None and result.workflow.name == "Intake"
+    (warning,) = [w for w in result.warnings if w.file == "orchestrator.yaml"]
+    assert (warning.line, warning.field) == (1, "orchestration_pattern")
+    assert warning.message.startswith("AutoPattern with one agent and no user")

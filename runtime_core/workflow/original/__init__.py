@@ -74,6 +74,7 @@ def translate_folder(folder_name: str, parsed: dict[str, Parsed]) -> FolderTrans
             result.files[name], exposure = resources.context_variables(p.data, p.lines)
         elif name == "structured_outputs.yaml":
             result.files[name], registry = outputs.structured_outputs(p.data, p.lines)
+    _single_agent_auto(result, parsed)
     _orchestrator_visual_agents(result, parsed)
     _ui_config(result, parsed)
     _outputs_per_agent(result, parsed, registry)
@@ -94,6 +95,21 @@ def _agents(result: FolderTranslation) -> dict[str, dict[str, Any]]:
     data = result.files.get("agents.yaml")
     raw = data.data.get("agents") if data is not None and isinstance(data.data, dict) else None
     return {a["name"]: a for a in raw or [] if isinstance(a, dict) and isinstance(a.get("name"), str)}
+
+
+def _single_agent_auto(result: FolderTranslation, parsed: dict[str, Parsed]) -> None:
+    orchestrator = result.files.get("orchestrator.yaml")
+    if orchestrator is None or not isinstance(orchestrator.data, dict):
+        return
+    data = orchestrator.data
+    agents = _agent_names(result, parsed)
+    alone = data.get("human_in_the_loop") is False and agents is not None and len(agents) == 1
+    if data.get("orchestration_strategy") == "auto" and alone:
+        orchestrator.warn(
+            ("orchestration_pattern",),
+            "AutoPattern with one agent and no user: the agent speaks every turn until max_turns or a "
+            "termination, as in the original runtime",
+        )
 
 
 def _orchestrator_visual_agents(result: FolderTranslation, parsed: dict[str, Parsed]) -> None:
