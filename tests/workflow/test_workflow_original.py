@@ -601,3 +601,18 @@ def test_auto_pattern_with_one_agent_and_no_user_runs_as_in_the_original(tmp_pat
     (warning,) = [w for w in result.warnings if w.file == "orchestrator.yaml"]
     assert (warning.line, warning.field) == (1, "orchestration_pattern")
     assert warning.message.startswith("AutoPattern with one agent and no user")
+
+
+def test_a_folder_name_that_cannot_name_the_workflow_asks_for_workflow_name(tmp_path: Path) -> None:
+    root = tmp_path / "help-desk"
+    shutil.copytree(ORIGINAL / "HelpDesk", root)
+
+    assert _errors(root) == [
+        (
+            "orchestrator.yaml",
+            2,  # the first line of the mapping (a comment comes first)
+            "workflow_name",
+            "workflow_name is not set and the folder name 'help-desk' is not a valid name (letters, digits "
+            "and underscores, not starting with a digit): set workflow_name",
+        )
+    ]

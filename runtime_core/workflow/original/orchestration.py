@@ -12,6 +12,7 @@ agent wins.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from runtime_core.workflow.original.mapping import Translation, Writer, entries, truthy
@@ -41,7 +42,14 @@ def orchestrator(data: dict[str, Any], lines: LineMap, folder: str) -> Translati
     known = {*_SIMPLE, "workflow_name", "orchestration_pattern", "startup_mode", "human_in_the_loop"}
     known |= {"initial_message", "initial_message_to_user", "visual_agents", "visible_agents"}
     out["workflow_name"] = data.get("workflow_name") or folder
-    w.map(("workflow_name",), ("workflow_name",) if "workflow_name" in data else ())
+    w.map(("workflow_name",), ("workflow_name",))
+    if not data.get("workflow_name") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", folder):
+        w.error(
+            ("workflow_name",),
+            f"workflow_name is not set and the folder name {folder!r} is not a valid name (letters, digits "
+            "and underscores, not starting with a digit): set workflow_name",
+        )
+        out["workflow_name"] = "unnamed"
     for key in _SIMPLE:
         if key in data:
             out[key] = data[key]
