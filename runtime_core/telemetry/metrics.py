@@ -14,6 +14,8 @@ posted (``Posts``, ``PostedBytes``). docs/observability.md describes each.
 
 from __future__ import annotations
 
+import threading
+
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime_core.session import UsageTotals
 
 STACK_DIMENSION, STACK_VALUE = "scope", "all"
+_EMITTING = threading.Lock()
 # EMF drops dimension values longer than this; a longer app id would lose the step's metrics entirely.
 _MAX_DIMENSION = 250
 
@@ -88,31 +91,35 @@ def record_step_metrics(
         session_id=session_id,
         timings=timings,
     )
-    metrics.add_dimension(name="workflow", value=step.workflow[:_MAX_DIMENSION])
-    metrics.add_dimension(name="app_id", value=step.app_id[:_MAX_DIMENSION])
-    # The same values again under one constant dimension: the stack-wide series that alarms and the dashboard
-    # use (an alarm needs fixed dimension values; one per workflow and app cannot be alarmed on as a whole).
-    metrics.add_dimensions(**{STACK_DIMENSION: STACK_VALUE})
-    metrics.add_metric(name="Steps", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1 if step.error else 0)
-    metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=step.usage.calls)
-    metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=step.usage.prompt_tokens)
-    metrics.add_metric(name="CompletionTokens", unit=MetricUnit.Count, value=step.usage.completion_tokens)
-    # US dollars, as the model clients report it; CloudWatch has no currency unit.
-    metrics.add_metric(name="Cost", unit=MetricUnit.NoUnit, value=step.usage.cost)
-    metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=step.duration_ms)
-    if step.timings is not None:
-        _add_timings(metrics, step.timings)
-    if step.user_id is not None:
-        metrics.add_metadata(key="user_id", value=step.user_id)
-    if step.session_id is not None:
-        metrics.add_metadata(key="session_id", value=step.session_id)
-    if step.error is not None:
-        metrics.add_metadata(key="error", value=step.error)
-    metrics.flush_metrics()
-    # Powertools skips its own clear when metrics are disabled (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV):
-    # without this, a warm container would pile up every step's values.
-    metrics.clear_metrics()
+    # One Metrics object per container, its dimensions and values shared: the local server steps sessions on
+    # several threads, and two steps must not mix their lines.
+    with _EMITTING:
+        metrics.add_dimension(name="workflow", value=step.workflow[:_MAX_DIMENSION])
+        metrics.add_dimension(name="app_id", value=step.app_id[:_MAX_DIMENSION])
+        # The same values again under one constant dimension: the stack-wide series that alarms and the
+        # dashboard use (an alarm needs fixed dimension values: one per workflow and app cannot be alarmed on
+        # as a whole).
+        metrics.add_dimensions(**{STACK_DIMENSION: STACK_VALUE})
+        metrics.add_metric(name="Steps", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1 if step.error else 0)
+        metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=step.usage.calls)
+        metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=step.usage.prompt_tokens)
+        metrics.add_metric(name="CompletionTokens", unit=MetricUnit.Count, value=step.usage.completion_tokens)
+        # US dollars, as the model clients report it; CloudWatch has no currency unit.
+        metrics.add_metric(name="Cost", unit=MetricUnit.NoUnit, value=step.usage.cost)
+        metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=step.duration_ms)
+        if step.timings is not None:
+            _add_timings(metrics, step.timings)
+        if step.user_id is not None:
+            metrics.add_metadata(key="user_id", value=step.user_id)
+        if step.session_id is not None:
+            metrics.add_metadata(key="session_id", value=step.session_id)
+        if step.error is not None:
+            metrics.add_metadata(key="error", value=step.error)
+        metrics.flush_metrics()
+        # Powertools skips its own clear when metrics are disabled (POWERTOOLS_METRICS_DISABLED,
+        # POWERTOOLS_DEV): without this, a warm container would pile up every step's values.
+        metrics.clear_metrics()
 
 
 def _add_timings(metrics: Metrics, timings: StepTimings) -> None:

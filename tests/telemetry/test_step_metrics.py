@@ -157,3 +157,36 @@ def test_the_step_clock_measures_from_the_message() -> None:
     assert first == pytest.approx(1500.0)
     # Nothing posted: no first event to measure to.
     assert clock.timings(PostReport()).frame_to_first_event_ms is None
+
+
+def test_steps_on_several_threads_never_mix_their_lines(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    # A slow flush (a busy stdout) widens the window in which another thread could add its values.
+    flush = metrics.flush_metrics
+
+    def slow_flush(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.001)
+        flush(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "flush_metrics", slow_flush)
+
+    # The local server steps sessions on threads sharing the container's Metrics: each line is one step's.
+    def emit(n: int) -> None:
+        for i in range(25):
+            record_step_metrics(metrics, f"W{n}", f"app-{n}", USAGE, float(i), session_id=f"s-{n}")
+
+    threads = [threading.Thread(target=emit, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = emf_lines(capsys.readouterr().out)
+    assert len(lines) == 100
+    for line in lines:
+        n = line["workflow"][1:]
+        assert (line["app_id"], line["session_id"], line["Steps"]) == (f"app-{n}", f"s-{n}", [1.0])
+        assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["workflow", "app_id"], ["scope"]]
