@@ -44,6 +44,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="recompute the range's rollups from the ledger first (idempotent; docs/observability.md)",
     )
     parser.add_argument(
+        "--all-apps",
+        action="store_true",
+        help="with --rebuild: rebuild every app's rollups, not only --app's",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
@@ -72,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
         if args.session is not None:
             return _session(store, args)
         if args.rebuild:
-            written = store.rebuild_usage_rollups(span, app_id=args.app)
+            scope = None if args.all_apps else args.app
+            written = store.rebuild_usage_rollups(span, app_id=scope)
             if not args.json:
-                print(f"rebuilt {written} rollup documents for {span.since}..{span.until} (app {args.app})")
+                which = "every app" if scope is None else f"app {scope}"
+                print(f"rebuilt {written} rollup documents for {span.since}..{span.until} ({which})")
         report = store.usage_report(args.app, args.user, span, args.by)
         if args.json:
             print(report.model_dump_json(indent=2))

@@ -57,3 +57,16 @@ def test_a_bad_range_is_refused(cli_env: None, capsys: pytest.CaptureFixture[str
 def test_a_session_of_another_app_needs_its_user(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["usage", "--app", "shop", "--session", "s-1"]) == 2
     assert "--user" in capsys.readouterr().out
+
+
+def test_rebuild_of_every_app(
+    store: MongoSessionStore, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_days(store, roll_last=False)
+    run_step(store, OTHER_APP, "x1", [call("s-8", "triage", "gpt-4o", DAY1)], roll=False)
+    # --app alone rebuilds that app only; --all-apps every app.
+    rebuilt = usage(capsys, "--app", TENANT.app_id, "--rebuild")
+    assert rebuilt["total"]["calls"] == 4  # type: ignore[index]
+    assert usage(capsys, "--app", OTHER_APP.app_id)["total"]["calls"] == 0  # type: ignore[index]
+    everything = usage(capsys, "--app", OTHER_APP.app_id, "--rebuild", "--all-apps")
+    assert everything["total"]["calls"] == 1  # type: ignore[index]
