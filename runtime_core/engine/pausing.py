@@ -58,9 +58,14 @@ class Asking:
         if unanswered:
             self._await_ui(caller, unanswered[0])
             return
-        if TOOLS_PENDING in self.state.engine:
+        pending_tools = self.state.engine.get(TOOLS_PENDING)
+        if pending_tools is not None and not pending_tools.get("ui"):
             self._run_pending_tools()
             return
+        if pending_tools is not None:
+            # A reply with UI tools whose tools stopped at a wait: they go on as that reply's tools do.
+            del self.state.engine[TOOLS_PENDING]
+            self.handoff_reported = bool(pending_tools.get("handoff_reported", False))
         self._execute_tools(caller)
         self._after_reply(caller)
         self._hand_on(self._select(self.chat.executor))
@@ -96,7 +101,12 @@ class Asking:
             arguments = json.loads(call.arguments or "{}") if call is not None else {}
         except ValueError:
             arguments = {}
-        self.state.engine[TOOLS_PENDING] = {"caller": caller, "handoff_reported": self.handoff_reported}
+        self.state.engine[TOOLS_PENDING] = {
+            "caller": caller,
+            "handoff_reported": self.handoff_reported,
+            # Which way the tools go on after the answer: as a reply with UI tools does, or as others do.
+            "ui": bool(self._ui_calls(calls)),
+        }
         request = InputRequest(
             request_id=self._request_id(),
             kind="ui_tool",

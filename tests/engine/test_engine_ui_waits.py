@@ -301,3 +301,73 @@ def test_several_ui_tools_of_one_reply_resume_exactly_through_json(tmp_path: Pat
     through_json = _two_ui(tmp_path / "j", Carry.json)
 
     assert comparable(through_json) == comparable(in_memory)
+
+
+MIXED = '''
+from runtime_core.tools import ask_ui
+
+
+def pick_date(title: str) -> dict:
+    """Ask for a date."""
+    return {"title": title}
+
+
+def confirm(amount: int) -> str:
+    """Confirm a payment with the user, mid-body."""
+    answer = ask_ui("ConfirmBox", {"amount": amount})
+    return f"confirmed {amount}: {answer['ok']}"
+'''
+
+MIXED_SCRIPT: dict[str, Any] = {
+    "user_inputs": [{"answer": {"date": "2026-06-05"}}, {"answer": {"ok": True}}],
+    "replies": {
+        "A": [
+            {
+                "tool_calls": [
+                    {"name": "pick_date", "arguments": {"title": "When?"}},
+                    {"name": "confirm", "arguments": {"amount": 40}},
+                ]
+            },
+            "Booked.",
+        ]
+    },
+}
+
+
+def _mixed(root: Path, carry: Carry):
+    workflow = write_workflow(
+        root,
+        agents=[agent("A", tools=["pick_date", "confirm"])],
+        tools=[
+            {"name": "pick_date", "file": "tools/kit.py", "function": "pick_date", "kind": "ui"},
+            {"name": "confirm", "file": "tools/kit.py", "function": "confirm"},
+        ],
+        tool_source=MIXED,
+        handoffs=[{"from_agent": "A", "to_agent": "terminate", "condition_type": "after_work"}],
+        startup_mode="agent_first",
+    )
+    script_path = root / "script.yaml"
+    script_path.write_text(yaml.safe_dump(MIXED_SCRIPT))
+    script = load_script(script_path)
+    return drive(
+        workflow,
+        ScriptedModel(script),
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        script_path=script_path,
+    )
+
+
+def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_asks_both_then_goes_on(tmp_path: Path) -> None:
+    run = _mixed(tmp_path, Carry.memory)
+
+    assert run.state.status == SessionStatus.completed and run.messages[-1].content == "Booked."
+    requests = [e.request for e in events_of(run, "input_request")]
+    assert [(r.tool_name, r.component) for r in requests] == [("pick_date", None), ("confirm", "ConfirmBox")]
+    results = {e.name: e.content for e in events_of(run, "tool_result")}
+    assert results == {"pick_date": '{"date": "2026-06-05"}', "confirm": "confirmed 40: True"}
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_resumes_exactly(tmp_path: Path) -> None:
+    assert comparable(_mixed(tmp_path / "j", Carry.json)) == comparable(_mixed(tmp_path / "m", Carry.memory))
