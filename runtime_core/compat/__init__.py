@@ -9,7 +9,8 @@ imports tool modules) puts an import hook on ``sys.meta_path`` that serves those
 own implementations (``ui_tools``, ``logging_config``, ``tools_logs``, ``platform``) and
 ``workflows.<Name>`` from the folder of each workflow the engine loaded (``register_workflow``).
 
-Precedence: ``mozaiksai.*`` and ``workflows.<a loaded workflow>`` are served first; the generic names
+Precedence: ``mozaiksai.*``, ``mozaiks_infra.*``, ``mozaiks_platform.*`` and ``workflows.<a loaded
+workflow>`` are served first; the generic names
 ``logs.*`` and ``core.*`` only when nothing installed provides them.
 """
 
@@ -40,6 +41,9 @@ ALIASES: dict[str, str] = {
     "mozaiksai.core.core_config": f"{_IMPL}.platform",
     "core.core_config": f"{_IMPL}.platform",
     "mozaiksai.core.artifacts.attachments": f"{_IMPL}.platform",
+    # mozaiks-core's workflows (its successor platform).
+    "mozaiks_infra.utils.log_sanitizer": f"{_IMPL}.logging_config",
+    "mozaiks_platform.subscription_manager": f"{_IMPL}.platform",
 }
 # Every parent of an alias is an (empty) package.
 PACKAGES = {".".join(name.split(".")[:i]) for name in ALIASES for i in range(1, name.count(".") + 1)}
@@ -88,7 +92,7 @@ def _front_spec(fullname: str) -> importlib.machinery.ModuleSpec | None:
             root = _ROOTS.get(parts[1])
         # Deeper names resolve inside this package's folder through the normal path finder.
         return _package(fullname, [str(root)]) if root is not None else None
-    if parts[0] == "mozaiksai":
+    if parts[0] in ("mozaiksai", "mozaiks_infra", "mozaiks_platform"):
         return _alias_spec(fullname)
     return None
 

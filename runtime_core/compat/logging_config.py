@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["get_core_logger", "get_workflow_logger"]
+__all__ = ["get_core_logger", "get_workflow_logger", "sanitize_for_log"]
+
+# Longest value a log line carries from user input.
+_MAX_LOGGED = 500
 
 
 def get_workflow_logger(
@@ -21,3 +24,10 @@ def get_workflow_logger(
 
 def get_core_logger(name: str = "core", **fields: Any) -> logging.LoggerAdapter:
     return logging.LoggerAdapter(logging.getLogger(f"mozaiks.{name}"), fields)
+
+
+def sanitize_for_log(value: Any) -> str:
+    """A value fit for one log line: line breaks and control characters escaped, length bounded."""
+    text = str(value)
+    cleaned = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return cleaned if len(cleaned) <= _MAX_LOGGED else cleaned[:_MAX_LOGGED] + "..."

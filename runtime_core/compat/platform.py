@@ -16,6 +16,7 @@ __all__ = [
     "SimpleTransport",
     "get_mongo_client",
     "inject_bundle_attachments_into_payload",
+    "subscription_manager",
 ]
 
 
@@ -50,3 +51,13 @@ def get_mongo_client(*args: Any, **kwargs: Any) -> Any:
 
 def inject_bundle_attachments_into_payload(*args: Any, **kwargs: Any) -> Any:
     raise _unavailable("inject_bundle_attachments_into_payload")
+
+
+class _SubscriptionManager:
+    """mozaiks-core's subscription service: not part of this runtime."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _unavailable(f"subscription_manager.{name}")
+
+
+subscription_manager = _SubscriptionManager()

@@ -210,6 +210,7 @@ def test_the_original_helper_modules_load_under_their_names() -> None:
         "mozaiksai.core.transport.simple_transport": ["SimpleTransport"],
         "mozaiksai.core.data.persistence.persistence_manager": ["AG2PersistenceManager"],
         "mozaiksai.core.core_config": ["get_mongo_client"],
+        "mozaiks_infra.utils.log_sanitizer": ["sanitize_for_log"],
     }
     for module_name, attributes in names.items():
         module = importlib.import_module(module_name)
@@ -371,3 +372,18 @@ def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_asks_both_then_goes_on(tmp
 @pytest.mark.usefixtures("engine_mode")
 def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_resumes_exactly(tmp_path: Path) -> None:
     assert comparable(_mixed(tmp_path / "j", Carry.json)) == comparable(_mixed(tmp_path / "m", Carry.memory))
+
+
+def test_platform_services_load_and_fail_clearly_when_used() -> None:
+    from runtime_core.compat import install
+
+    install()
+    from mozaiks_infra.utils.log_sanitizer import sanitize_for_log
+    from mozaiks_platform.subscription_manager import subscription_manager
+    from mozaiksai.core.data.persistence.persistence_manager import AG2PersistenceManager
+
+    assert sanitize_for_log("a\nb") == "a\\nb" and len(sanitize_for_log("x" * 900)) == 503
+    with pytest.raises(RuntimeError, match=r"subscription_manager\.get_available_plans is a service of"):
+        subscription_manager.get_available_plans()
+    with pytest.raises(RuntimeError, match=r"AG2PersistenceManager\.gather_latest_agent_jsons"):
+        AG2PersistenceManager().gather_latest_agent_jsons()
