@@ -56,3 +56,17 @@ def test_deeply_nested_python_is_a_clear_error_naming_the_file(tmp_path: Path, k
             "tool file 'tools/lookup.py' is nested too deeply for Python's parser; simplify the code",
         )
     ]
+
+
+def test_a_huge_tool_file_is_refused_without_being_read(tmp_path: Path) -> None:
+    root = build_workflow(tmp_path / "wf")
+    with (root / "tools" / "lookup.py").open("r+b") as handle:
+        handle.truncate(200_000_000)  # sparse: 200 MB on paper, nothing written
+
+    workflow, errors = check_workflow(root)
+
+    assert workflow is None
+    # Both tools of the base workflow live in that file.
+    assert [(e.file, e.message) for e in errors] == [
+        ("tools.yaml", "tool file 'tools/lookup.py' is larger than 1 MB"),
+    ] * 2
