@@ -117,6 +117,19 @@ test("a gap a replay leaves open is healed by resuming from the last contiguous 
   assert.deepEqual(seqs(seen), [1, 2, 3, 4, 5]);
 });
 
+test("resume(id, afterSeq) starts from afterSeq: back to replay it all, or past what the caller has", async () => {
+  const { c, socket, seen } = await connected();
+  c.resume("s-9", 40);
+  assert.equal(socket.sentOf("resume")[0].after_seq, 40);
+  socket.post(ev("s-9", 41));
+  assert.deepEqual(seqs(seen), [41]);
+  c.resume("s-9", 0);
+  assert.equal(socket.sentOf("resume")[1].after_seq, 0);
+  socket.post(ev("s-9", 1));
+  assert.deepEqual(seqs(seen), [41, 1]);
+  c.close();
+});
+
 test("a full replay page (more: true) is followed by the next page at once", async () => {
   const { c, socket, seen } = await following();
   c.resume(S);

@@ -374,9 +374,10 @@ export class MozaiksClient {
    */
   resume(sessionId, afterSeq) {
     const track = this.follow(sessionId);
-    if (typeof afterSeq === "number" && afterSeq < track.lastSeq) {
+    if (typeof afterSeq === "number" && afterSeq >= 0 && afterSeq !== track.lastSeq) {
+      // Back to an earlier point (replay it all again), or past history the caller already has.
       track.lastSeq = afterSeq;
-      track.ahead.clear();
+      for (const seq of [...track.ahead.keys()]) if (seq <= afterSeq) track.ahead.delete(seq);
     }
     this.sendResume(track);
     return { sessionId, lastSeq: track.lastSeq };
