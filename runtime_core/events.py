@@ -99,6 +99,16 @@ class RunCompleted(EventBase):
     reason: str = ""
 
 
+class ContextUpdated(EventBase):
+    """The step changed the context variables the client may see (all but those read from the environment):
+    ``changed`` names those set or changed, ``removed`` those gone, ``variables`` holds all of them."""
+
+    type: Literal["context_updated"] = "context_updated"
+    changed: list[str]
+    removed: list[str] = Field(default_factory=list)
+    variables: dict[str, Any]
+
+
 class ErrorEvent(EventBase):
     type: Literal["error"] = "error"
     code: str
@@ -120,6 +130,7 @@ Event = Annotated[
     | StructuredOutput
     | InputRequested
     | Usage
+    | ContextUpdated
     | RunCompleted
     | ErrorEvent,
     Field(discriminator="type"),

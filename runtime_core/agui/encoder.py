@@ -13,6 +13,7 @@ The mapping (docs/websocket-protocol.md, "AG-UI"):
 - ``user_message`` and ``agent_message`` are text messages (START / CONTENT / END); a streamed reply opens
   its message at its first delta and the ``agent_message`` sends what the deltas did not, then END.
 - ``tool_call`` is TOOL_CALL_START / ARGS / END, ``tool_result`` TOOL_CALL_RESULT.
+- ``context_updated`` is STATE_SNAPSHOT the first time in a run, then STATE_DELTA (JSON Patch).
 - What AG-UI has no type for is CUSTOM, named ``mozaiks.<event type>``: input requests, usage, handoffs,
   structured outputs, errors that do not stop the step, the run's workflow and agents.
 
@@ -32,6 +33,8 @@ from ag_ui.core import (
     RunErrorEvent,
     RunFinishedEvent,
     RunStartedEvent,
+    StateDeltaEvent,
+    StateSnapshotEvent,
     StepFinishedEvent,
     StepStartedEvent,
     TextMessageContentEvent,
@@ -77,6 +80,8 @@ class AguiState(BaseModel):
     step: str | None = None
     # message id -> characters of it already sent (by deltas) on this connection
     texts: dict[str, int] = Field(default_factory=dict)
+    # The context variables as the run's last STATE_SNAPSHOT / STATE_DELTA left them (None: none sent yet).
+    context: dict[str, Any] | None = None
 
 
 def step_name(agent: str, turn: int) -> str:
@@ -97,6 +102,8 @@ class AguiEncoder:
         self.state.texts = {}
         if self.state.run_id is not None:
             out.append(RunStartedEvent(thread_id=self.session_id, run_id=self.state.run_id))
+            if self.state.context is not None:
+                out.append(StateSnapshotEvent(snapshot=self.state.context))
             if self.state.step is not None:
                 out.append(StepStartedEvent(step_name=self.state.step))
         return out
@@ -185,6 +192,8 @@ class AguiEncoder:
             if call.arguments:
                 out.append(ToolCallArgsEvent(tool_call_id=call.id, delta=call.arguments, **meta))
             out.append(ToolCallEndEvent(tool_call_id=call.id, **meta))
+        elif kind == "context_updated":
+            out.append(self._state(event, meta))
         elif kind == "tool_result":
             out.append(
                 ToolCallResultEvent(
@@ -203,6 +212,17 @@ class AguiEncoder:
     def _custom(self, event: Event, meta: dict[str, Any]) -> CustomEvent:
         value = event.model_dump(mode="json", exclude={"type", "session_id", "seq", "ts"})
         return CustomEvent(name=CUSTOM_PREFIX + event.type, value=value, **meta)
+
+    def _state(self, event: Any, meta: dict[str, Any]) -> BaseEvent:
+        """The run's first context change is a snapshot, the next ones JSON Patch deltas against it."""
+        known, self.state.context = self.state.context, dict(event.variables)
+        if known is None:
+            return StateSnapshotEvent(snapshot=event.variables, **meta)
+        ops: list[dict[str, Any]] = [
+            {"op": "add", "path": _pointer(name), "value": event.variables[name]} for name in event.changed
+        ]
+        ops += [{"op": "remove", "path": _pointer(name)} for name in event.removed if name in known]
+        return StateDeltaEvent(delta=ops, **meta)
 
     def _open_run(self, seq: int, out: list[BaseEvent], meta: dict[str, Any]) -> None:
         if self.state.run_id is None:
@@ -244,6 +264,10 @@ class AguiEncoder:
         if rest:
             out.append(TextMessageContentEvent(message_id=text_id, delta=rest, **meta))
         out.append(TextMessageEndEvent(message_id=text_id, **meta))
+
+
+def _pointer(name: str) -> str:
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def _millis(ts: datetime) -> int:

@@ -6,6 +6,7 @@ messages, tool executions and the compiled workflow, and emits events.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.toolbox import ToolExecution
 from runtime_core.events import (
     AgentMessage,
+    ContextUpdated,
     ErrorEvent,
     Event,
     Handoff,
@@ -179,3 +181,17 @@ def emit_usage(state: SessionState, records: list[UsageRecord], out: Events) -> 
         total_completion_tokens=state.usage.completion_tokens,
         total_cost=state.usage.cost,
     )
+
+
+def emit_context(out: Events, workflow: Any, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """A ``context_updated`` event when the step changed the context the client may see: variables read from
+    the environment (``source: env``) are never sent, they may hold secrets."""
+    hidden = {v.name for v in workflow.context_variables if v.source == "env"}
+    seen_before = {k: v for k, v in before.items() if k not in hidden}
+    seen_after = {k: v for k, v in after.items() if k not in hidden}
+    changed = [k for k, v in seen_after.items() if k not in seen_before or seen_before[k] != v]
+    removed = [k for k in seen_before if k not in seen_after]
+    if not changed and not removed:
+        return False
+    out.emit(ContextUpdated, changed=changed, removed=removed, variables=copy.deepcopy(seen_after))
+    return True

@@ -49,7 +49,7 @@ from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.failures import classify
 from runtime_core.engine.history import fork
 from runtime_core.engine.loading import load_engine
-from runtime_core.engine.report import Events, emit_usage
+from runtime_core.engine.report import Events, emit_context, emit_usage
 from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.triggers import hides_text
 from runtime_core.engine.turn import TOOLS_PENDING, Finished, Turn
@@ -313,9 +313,11 @@ class _Step(Turn):
         fields = {"workflow": self.compiled.name, "agents": [a.name for a in self.compiled.agents]}
         self.start = (copy.deepcopy(initial), fields)
         self.out.emit(RunStarted, **fields)
+        self._report_context()  # the initial values, right after the start
 
     # ---- results -----------------------------------------------------------------------------------------
     def _result(self) -> StepResult:
+        self._report_context()
         emit_usage(self.state, self.records, self.out)
         if self.final is not None:
             self.out.emit(self.final[0], **self.final[1])
@@ -345,6 +347,7 @@ class _Step(Turn):
             state.context_variables = copy.deepcopy(context)
             state.engine["initialized"] = True
             events.emit(RunStarted, **fields)
+            emit_context(events, self.workflow, self.original.context_variables, state.context_variables)
         return state, events
 
     def _refuse(self, code: str, message: str, recoverable: bool, input_id: str | None = None) -> StepResult:

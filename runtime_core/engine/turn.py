@@ -8,6 +8,7 @@ and the endings (awaiting input, completion).
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
 from runtime_core.engine.pausing import TOOLS_PENDING, UI_ANSWERS, Asking, Finished
-from runtime_core.engine.report import Events, normalize, reply_events, tool_result_events
+from runtime_core.engine.report import Events, emit_context, normalize, reply_events, tool_result_events
 from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.engine.triggers import agent_text_updates
@@ -53,6 +54,8 @@ class Turn(Asking):
         self.model = model
         self.user_input = user_input
         self.out = Events(state)
+        # The context variables as the client last heard of them (context_updated), from the step's start.
+        self.reported_context: dict[str, Any] = state.context_variables
         self.new_messages: list[ChatMessage] = []
         self.io = StepIO()
         self.compiled: CompiledWorkflow
@@ -220,6 +223,11 @@ class Turn(Asking):
         tool_result_events(
             self.out, self.compiled, calls, self.new_messages[-1], self.tool_run.executions, self._is_handoff
         )
+        self._report_context()  # what the tools changed, before whatever their results lead to
+
+    def _report_context(self) -> None:
+        if emit_context(self.out, self.workflow, self.reported_context, self.state.context_variables):
+            self.reported_context = copy.deepcopy(self.state.context_variables)
 
     def _is_handoff(self, agent: str, function: str) -> bool:
         """Whether ``function`` is one of ``agent``'s AG2 llm handoff (``transfer_to_*``) functions."""

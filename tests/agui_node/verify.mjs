@@ -189,6 +189,8 @@ async function drive(workflow) {
     report.compared = x.length;
   }
   report.events = live.length;
+  report.snapshots = live.filter((e) => e.type === "STATE_SNAPSHOT").length;
+  report.state_deltas = live.filter((e) => e.type === "STATE_DELTA").length;
   report.replayed = replay.events.length;
   report.last_seq = lastSeq;
   report.cut_at = cutAt;

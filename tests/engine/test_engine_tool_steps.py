@@ -206,7 +206,13 @@ def test_a_ui_answer_runs_the_ui_tool_in_a_step_that_calls_no_model() -> None:
     )
     answered = run_step(asked.state, workflow, model, answer)
 
-    assert [e.type for e in answered.events] == ["user_message", "tool_result", "handoff", "speaker_selected"]
+    assert [e.type for e in answered.events] == [
+        "user_message",
+        "tool_result",
+        "context_updated",  # the dates the tool set
+        "handoff",
+        "speaker_selected",
+    ]
     assert [m.speaker for m in answered.new_messages] == [EXECUTOR]
     assert len(model.requests) == calls_before and answered.enqueue_next
     assert answered.state.next_speaker == "Booker"

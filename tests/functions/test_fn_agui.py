@@ -71,8 +71,12 @@ def test_an_agui_connection_gets_ag_ui_events_live_and_on_resume(aws: Any, servi
     replay = ui.send({"type": "resume", "session_id": session_id, "after_seq": cut, "msg_id": "r-1"})
     assert replay[0]["type"] == "ack" and replay[-1]["type"] == "replay_end"
     body = replay[1:-1]
-    assert [m["type"] for m in body[:2]] == ["RUN_STARTED", "STEP_STARTED"]
+    assert [m["type"] for m in body[:3]] == ["RUN_STARTED", "STATE_SNAPSHOT", "STEP_STARTED"]
     assert "metadata" not in body[0] and body[0]["runId"] == f"{session_id}:1"
+    # The context as the run had it at the cut: the live stream's snapshot plus its deltas until then.
+    context = _context_at(live, cut)
+    assert body[1]["snapshot"] == context and context
+    body = body[1:]
     assert min(m["metadata"]["seq"] for m in body[2:]) == cut + 1
     # The replay of the same events is the live stream's, less what the deltas sent early.
     early = {"TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "RUN_STARTED", "STEP_STARTED", "STEP_FINISHED"}
@@ -90,3 +94,22 @@ def test_route_handlers_do_not_import_the_ag_ui_package() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "ag_ui" not in json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _context_at(stream: list[dict[str, Any]], seq: int) -> dict[str, Any]:
+    """The state an AG-UI client holds after the events up to ``seq``: snapshots replace it, deltas patch it
+    (add and remove of top-level members: what context changes produce)."""
+    state: dict[str, Any] = {}
+    for event in stream:
+        if event.get("metadata", {}).get("seq", 0) > seq:
+            break
+        if event["type"] == "STATE_SNAPSHOT":
+            state = dict(event["snapshot"])
+        elif event["type"] == "STATE_DELTA":
+            for op in event["delta"]:
+                name = op["path"][1:]
+                if op["op"] == "remove":
+                    state.pop(name, None)
+                else:
+                    state[name] = op["value"]
+    return state

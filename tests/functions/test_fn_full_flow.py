@@ -42,19 +42,22 @@ def test_customer_support_end_to_end(
     first = events_of(alice.poll())
     assert [e["type"] for e in first] == [
         "run_started",
+        "context_updated",  # the initial values
         "user_message",
         "speaker_selected",
         "tool_call",
         "usage",
         "tool_result",
+        "context_updated",  # the tool counted the lookup
         "speaker_selected",
         "agent_message",
         "handoff",
         "usage",
         "input_request",
     ]
-    assert first[1]["input_id"] == "m-1" and first[1]["text"] == "Hi, where is my order A100?"
-    assert "Thursday" in first[7]["content"]
+    assert first[2]["input_id"] == "m-1" and first[2]["text"] == "Hi, where is my order A100?"
+    assert "Thursday" in first[9]["content"]
+    assert (first[1]["variables"], first[7]["variables"]) == ({"orders_checked": 0}, {"orders_checked": 1})
     request = first[-1]["request"]
     assert store.get_session(TENANT, session_id).status == SessionStatus.awaiting_input
 
@@ -74,7 +77,7 @@ def test_customer_support_end_to_end(
     bob.connect()
     replay = bob.send({"type": "resume", "session_id": session_id, "after_seq": 0, "msg_id": "r-1"})
     assert replay[0] == {"type": "ack", "msg_id": "r-1", "session_id": session_id, "duplicate": False}
-    assert [e["seq"] for e in events_of(replay)] == list(range(1, 12))
+    assert [e["seq"] for e in events_of(replay)] == list(range(1, 14))
 
     run_queue(aws)
     alice.send(
@@ -164,11 +167,11 @@ def test_disconnect_forgets_the_connection_and_the_session_lives_on(
 
     again = Client(aws, "conn-A2")
     again.connect()
-    got = again.send({"type": "resume", "session_id": session_id, "after_seq": 1})
+    got = again.send({"type": "resume", "session_id": session_id, "after_seq": 2})
     assert [e["type"] for e in events_of(got)] == ["input_request"]
     again.send({"type": "user_message", "session_id": session_id, "msg_id": "m-2", "text": "Where is A100?"})
     run_queue(aws)
-    assert next(e["seq"] for e in events_of(again.poll())) == 3
+    assert next(e["seq"] for e in events_of(again.poll())) == 4
 
 
 def test_a_retried_start_finds_its_session_and_runs_once(aws: Any, services: Any, store: Any) -> None:

@@ -63,7 +63,7 @@ def test_sessions_are_tenant_scoped(api: TestClient, conversation: str) -> None:
     assert listed[0]["status"] == "awaiting_input" and listed[0]["workflow_name"] == "CustomerSupport"
 
     summary = api.get(f"/sessions/{conversation}", headers=_auth()).json()
-    assert summary["status"] == "awaiting_input" and summary["last_event_seq"] == 11
+    assert summary["status"] == "awaiting_input" and summary["last_event_seq"] == 13
     assert summary["pending_request"]["kind"] == "user_turn"
     assert summary["usage"]["calls"] == 2
 
@@ -72,10 +72,10 @@ def test_sessions_are_tenant_scoped(api: TestClient, conversation: str) -> None:
     assert messages[0]["content"] == "Where is A100?"
     assert "raw" not in messages[0]
 
-    events = api.get(f"/sessions/{conversation}/events", params={"after": 8}, headers=_auth()).json()[
+    events = api.get(f"/sessions/{conversation}/events", params={"after": 10}, headers=_auth()).json()[
         "events"
     ]
-    assert [e["seq"] for e in events] == [9, 10, 11]
+    assert [e["seq"] for e in events] == [11, 12, 13]
 
     # Another tenant (another app, or another user of the same app) gets the same 404 as for a missing id.
     for headers in (_auth("app-2", "user-1"), _auth("app-1", "user-2")):
@@ -126,7 +126,7 @@ def test_through_mangum_with_http_api_v2_events(conversation: str) -> None:
     health = http_api.handler(sample("http_api_health.json"), LambdaContext("http"))
     assert health["statusCode"] == 200 and json.loads(health["body"]) == {"status": "ok"}
 
-    response = http_api.handler(_v2(f"/sessions/{conversation}/events", "after=10", _auth()), LambdaContext())
+    response = http_api.handler(_v2(f"/sessions/{conversation}/events", "after=12", _auth()), LambdaContext())
     assert response["statusCode"] == 200
     assert [e["type"] for e in json.loads(response["body"])["events"]] == ["input_request"]
 

@@ -232,8 +232,8 @@ def test_throttled_and_too_large_posts_still_deliver_the_step_in_order(
     delivered = stubbed.delivered()
     assert delivered[0]["type"] == "ack"
     step = [m for m in delivered if "seq" in m]
-    assert [m["seq"] for m in step] == list(range(1, 6))
-    assert store.get_session(TENANT, session_id).last_event_seq == 5
+    assert [m["seq"] for m in step] == list(range(1, 7))
+    assert store.get_session(TENANT, session_id).last_event_seq == 6
 
 
 def test_a_410_from_the_management_api_forgets_the_connection(
@@ -252,7 +252,7 @@ def test_a_410_from_the_management_api_forgets_the_connection(
     assert response == {"batchItemFailures": []}
     _delete(aws, messages)
     assert store.get_connection("conn-A") is None
-    assert store.get_session(TENANT, session_id).last_event_seq == 5
+    assert store.get_session(TENANT, session_id).last_event_seq == 6
 
 
 def test_a_post_that_keeps_failing_does_not_fail_a_committed_step(
@@ -271,7 +271,7 @@ def test_a_post_that_keeps_failing_does_not_fail_a_committed_step(
     # The events are stored: the client gets them on resume; redoing the step would duplicate them.
     assert response == {"batchItemFailures": []}
     _delete(aws, messages)
-    assert store.get_session(TENANT, session_id).last_event_seq == 5
+    assert store.get_session(TENANT, session_id).last_event_seq == 6
     assert store.get_connection("conn-A") is not None
     # The step's metrics count the failed post (what the Management API failure alarm watches).
     [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -348,7 +348,7 @@ def test_one_failing_session_does_not_hold_back_another_in_the_same_batch(
     # The doomed session's later message is failed unprocessed (its order is kept); the other session ran.
     assert failed == {m["MessageId"] for m in messages if m["Attributes"]["MessageGroupId"] == doomed}
     assert [r.session_id for r in sqs_batch.REPORTS] == [healthy]
-    assert store.get_session(Tenant(app_id="app-2", user_id="user-2"), healthy).last_event_seq == 5
+    assert store.get_session(Tenant(app_id="app-2", user_id="user-2"), healthy).last_event_seq == 6
 
 
 def test_a_commit_refused_for_a_lost_lease_is_not_retried(

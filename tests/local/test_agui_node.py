@@ -83,6 +83,9 @@ def test_every_example_workflow_passes_the_official_ag_ui_verifier(
     for result in summary["results"]:
         assert result["events"] > 0 and result["replayed"] > 0
         assert all(c["error"] is None for c in result["connections"])
+    # Context variables: a snapshot when a run first changes them, JSON Patch deltas after that.
+    assert sum(r["snapshots"] for r in summary["results"]) > 0
+    assert sum(r["state_deltas"] for r in summary["results"]) > 0
     # Streamed text reached the AG-UI connections as TEXT_MESSAGE_CONTENT before the stored messages.
     assert sum(r["deltas"] for r in summary["results"]) > 0
     reconnected = results[("CustomerSupport", True)]
