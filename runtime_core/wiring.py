@@ -81,6 +81,10 @@ ROLE_AWS_ACTIONS: dict[Role, frozenset[str]] = {
     Role.sweeper: frozenset({"sqs:SendMessage", VISIBILITY_ACTION, POST_ACTION}),
 }
 
+# Roles that close connections whose token expired (DELETE @connections/{id}: the same IAM action as a post,
+# on the DELETE resource path).
+ROLES_CLOSING_CONNECTIONS: frozenset[Role] = frozenset({Role.default, Role.sweeper})
+
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 
 

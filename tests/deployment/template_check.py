@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from runtime_core.config.variables import VARIABLES
-from runtime_core.wiring import HANDLERS, POST_ACTION, ROLE_AWS_ACTIONS, ROLE_GROUPS, Role
+from runtime_core.wiring import (
+    HANDLERS,
+    POST_ACTION,
+    ROLE_AWS_ACTIONS,
+    ROLE_GROUPS,
+    ROLES_CLOSING_CONNECTIONS,
+    Role,
+)
 from tests.deployment.cfn import DEFAULT_PSEUDO, Resolver, TemplateError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -238,6 +245,9 @@ def _check_permissions(resolver: Resolver, fid: str, role: Role, environment: Ma
         )
         if not resolver.allows(fid, POST_ACTION, arn):
             problems.append(f"{fid}: {POST_ACTION} is not allowed on {arn} (MOZAIKS_WS_CALLBACK_URL)")
+        closing = arn.replace("/POST/@connections/", "/DELETE/@connections/")
+        if role in ROLES_CLOSING_CONNECTIONS and not resolver.allows(fid, POST_ACTION, closing):
+            problems.append(f"{fid}: {POST_ACTION} is not allowed on {closing} (closing expired connections)")
     for name, value in environment.items():
         secret = VARIABLES.get(name.removesuffix("_ARN"))
         if not (name.endswith("_ARN") and value and secret is not None and secret.secret):

@@ -175,6 +175,17 @@ def test_posting_allowed_on_another_stage_than_the_callback_url(template: dict[s
     )
 
 
+def test_closing_expired_connections_needs_delete_where_code_closes_them(template: dict[str, Any]) -> None:
+    def deleting(statement: Any) -> bool:
+        return isinstance(statement, dict) and "/DELETE/@connections/" in str(statement.get("Resource"))
+
+    for fid in ("DefaultFunction", "SweeperFunction"):
+        drop_statements(template, fid, deleting)
+    problems = check_template(template)
+    assert [p.split(":")[0] for p in problems] == ["DefaultFunction", "SweeperFunction"], problems
+    assert all("/DELETE/@connections/" in p and "closing expired connections" in p for p in problems)
+
+
 def test_the_model_key_unreadable_only_where_it_is_set(template: dict[str, Any]) -> None:
     drop_statements(template, "WorkerFunction", reading("ModelApiKeyArn"))
     assert check_template(template) == [
