@@ -121,6 +121,12 @@ function render(event) {
     case "input_request":
       openRequest(event.request);
       break;
+    case "context_updated":
+      if (event.changed.length) {
+        const shown = event.changed.map((name) => `${name} = ${JSON.stringify(event.variables[name])}`);
+        line(event, "", `context: ${shown.join(", ")}`);
+      }
+      break;
     case "usage":
       $("usage").textContent = `Usage: ${event.total_prompt_tokens} prompt + ${event.total_completion_tokens} ` +
         `completion tokens, $${event.total_cost.toFixed(6)}`;

@@ -76,6 +76,14 @@ export interface InputRequested extends EventBase {
   type: "input_request";
   request: InputRequest;
 }
+export interface ContextUpdated extends EventBase {
+  type: "context_updated";
+  /** Variables set or changed by the step. */
+  changed: string[];
+  removed: string[];
+  /** Every variable the client may see, as they are after the step (never those read from the environment). */
+  variables: Record<string, unknown>;
+}
 export interface Usage extends EventBase {
   type: "usage";
   prompt_tokens: number;
@@ -109,6 +117,7 @@ export type SessionEvent =
   | Handoff
   | StructuredOutput
   | InputRequested
+  | ContextUpdated
   | Usage
   | RunCompleted
   | ErrorEvent;
