@@ -9,6 +9,10 @@ the client with the chat completion the chunks add up to: the same JSON a non-st
 ledger see no difference. Why here and not with AG2's own ``stream`` option: that one prints the chunks to
 AG2's IO stream and hands the meter an event stream to parse; below the client, nothing above changes.
 
+An OpenAI-compatible server that refuses the stream request as such (400 or 422: some do not know
+``stream_options``) gets the call again as it came, unstreamed, and its host is not asked to stream again in
+this process: a reply that cannot stream still arrives whole.
+
 A retried attempt (``llm.retry`` below) starts a new response: its text is handed on from offset 0 again, and
 a client that places deltas by offset overwrites what the failed attempt sent. A response that is not an
 event stream (an error status, a server that ignores ``stream``) is returned as it came.
@@ -29,6 +33,10 @@ STREAM_ON = b'"stream":true,"stream_options":{"include_usage":true}'
 # Hop headers of the streamed response that do not describe the JSON body built from it.
 _DROPPED_HEADERS = ("content-length", "content-encoding", "transfer-encoding", "content-type")
 
+# A stream request refused with these: the host does not take it (an unknown stream_options, say).
+_REFUSING_STATUS = frozenset({400, 422})
+_REFUSED: set[str] = set()
+
 Wants = Callable[[str, str], bool]  # (agent, purpose) -> stream this call?
 OnText = Callable[[str, int, str], None]  # (agent, offset, text)
 OnEnd = Callable[[str], None]  # (agent): its streamed response ended
@@ -48,10 +56,16 @@ class StreamTransport(httpx.BaseTransport):
         agent, purpose = str(meta.get("agent", "")), str(meta.get("purpose", "reply"))
         if not meta or not self.wants(agent, purpose):
             return self.inner.handle_request(request)
+        if request.url.host in _REFUSED:
+            return self.inner.handle_request(request)
         streamed = streaming_request(request)
         if streamed is None:
             return self.inner.handle_request(request)
         response = self.inner.handle_request(streamed)
+        if response.status_code in _REFUSING_STATUS:
+            response.close()
+            _REFUSED.add(request.url.host)
+            return self.inner.handle_request(request)
         if response.status_code != 200 or "text/event-stream" not in response.headers.get("content-type", ""):
             return response
         try:

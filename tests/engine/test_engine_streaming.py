@@ -207,3 +207,43 @@ def test_a_stream_request_changes_only_the_stream_switch() -> None:
     nested = b'{"model":"m","stream":false,"metadata":{"x":{"stream":false}}}'
     assert streaming_request(request(nested)) is None
     assert streaming_request(request(b"[1]")) is None
+
+
+def test_a_server_that_refuses_stream_requests_gets_the_call_unstreamed_and_is_not_asked_again() -> None:
+    import httpx
+
+    from runtime_core.llm import streaming
+    from runtime_core.llm.meter import EXTENSION
+    from runtime_core.llm.streaming import StreamTransport
+
+    seen: list[bytes] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        seen.append(body)
+        if b"stream_options" in body:
+            return httpx.Response(
+                400, json={"error": {"message": "Unrecognized request argument: stream_options"}}
+            )
+        return httpx.Response(200, json={"id": "x", "choices": [{"message": {"content": "whole"}}]})
+
+    texts: list[str] = []
+    transport = StreamTransport(
+        httpx.MockTransport(server), wants=lambda a, p: True, on_text=lambda a, o, t: texts.append(t)
+    )
+
+    def call() -> httpx.Response:
+        request = httpx.Request(
+            "POST", "https://legacy.test/v1/chat/completions", content=b'{"model":"m","stream":false}'
+        )
+        request.extensions[EXTENSION] = {"agent": "A", "purpose": "reply", "call": 0}
+        return transport.handle_request(request)
+
+    try:
+        assert call().json()["choices"][0]["message"]["content"] == "whole"
+        assert [b"stream_options" in body for body in seen] == [True, False]
+        assert call().status_code == 200
+        assert [b"stream_options" in body for body in seen] == [True, False, False]  # not asked again
+        assert texts == []
+    finally:
+        streaming._REFUSED.discard("legacy.test")
