@@ -59,7 +59,14 @@ def post_to_session(
             return report
         posted: list[Any] = list(messages)
         if record.encoding == "agui":
-            posted = agui_messages(services, tenant, session_id, connection_id, posted, live)
+            try:
+                posted = agui_messages(services, tenant, session_id, connection_id, posted, live)
+            except Exception:
+                # Reading where its stream stands failed (the store): like a failed post, the client gets the
+                # events when it resumes; the committed step is not redone for it.
+                runtime_logger().exception("AG-UI encoding failed", extra={"connection_id": connection_id})
+                report.failed += 1
+                continue
         try:
             outcome = services.poster_for(endpoint).post(connection_id, posted)
         except PostError as exc:

@@ -113,3 +113,27 @@ def _context_at(stream: list[dict[str, Any]], seq: int) -> dict[str, Any]:
                 else:
                     state[name] = op["value"]
     return state
+
+
+def test_an_agui_connection_whose_stream_cannot_be_read_does_not_fail_the_committed_step(
+    aws: Any, services: Any, store: Any, monkeypatch: Any
+) -> None:
+    ui = _agui_client(aws, "conn-ui")
+    plain = Client(aws, "conn-plain")
+    plain.connect()
+    got = plain.send({"type": "start", "workflow": "CustomerSupport", "msg_id": "m-1", "message": "A100?"})
+    ui.send({"type": "resume", "session_id": got[0]["session_id"], "after_seq": 0})
+    ui.poll()
+
+    import runtime_core.agui.delivery as delivery
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("store hiccup")
+
+    monkeypatch.setattr(delivery, "state_at", broken)
+    sqs_batch.REPORTS.clear()
+    responses = run_queue(aws)
+    assert all(r == {"batchItemFailures": []} for r in responses)  # the step was not failed for it
+    assert [r.action for r in sqs_batch.REPORTS][:1] == ["run"]
+    assert events_of(plain.poll()), "the other connection got the step's events"
+    assert not ui.poll()  # nothing half-encoded reached the AG-UI one: it resumes
