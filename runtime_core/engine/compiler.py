@@ -49,6 +49,8 @@ class CompiledAgent:
     tools: tuple[str, ...]
     output_model: type[BaseModel] | None
     max_consecutive_auto_reply: int | None
+    # Context variables shown in the prompt, in the order written (engine.exposure).
+    variables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def _compile(workflow: Workflow) -> CompiledWorkflow:
             tools=tuple(t.name for t in workflow.tools_for(a.name)),
             output_model=output_models[a.structured_output] if a.structured_output else None,
             max_consecutive_auto_reply=a.max_consecutive_auto_reply,
+            variables=tuple(a.context_variables or ()),
         )
         for a in workflow.agents
     )

@@ -58,6 +58,8 @@ class Built:
     config_tools: dict[str, list[Any]]
     tools: dict[str, list[Any]]
     speaker_selection: Any
+    # The exposure hook (engine.exposure) rewrites a system message before each reply.
+    system_messages: dict[str, str]
 
     @classmethod
     def of(cls, agents: list[ConversableAgent], groupchat: GroupChat) -> Built:
@@ -67,6 +69,7 @@ class Built:
             config_tools={a.name: list(a.llm_config["tools"]) for a in with_llm if "tools" in a.llm_config},
             tools={a.name: list(a._tools) for a in agents},
             speaker_selection=groupchat.speaker_selection_method,
+            system_messages={a.name: a.system_message for a in agents},
         )
 
     def restore(self, agents: list[ConversableAgent], groupchat: GroupChat) -> None:
@@ -76,6 +79,8 @@ class Built:
             if agent.name in self.clients:
                 agent.client = self.clients[agent.name]
             agent._tools = list(self.tools[agent.name])
+            if agent.system_message != self.system_messages[agent.name]:
+                agent.update_system_message(self.system_messages[agent.name])
         groupchat.speaker_selection_method = self.speaker_selection
 
 

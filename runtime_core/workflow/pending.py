@@ -14,7 +14,6 @@ from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.spec import (
     USER_TARGET,
     ConditionType,
-    Dialect,
     OrchestrationStrategy,
     StartupMode,
     Workflow,
@@ -76,22 +75,6 @@ def _auto_tool_mode(wf: Workflow) -> Iterator[Finding]:
             )
 
 
-def _agent_variables(wf: Workflow) -> Iterator[Finding]:
-    for index, agent in enumerate(wf.agents):
-        if agent.context_variables:
-            # The original dialect writes the exposure in context_variables.yaml's agents list.
-            where: Finding = (
-                ("context_variables.yaml", ("exposure", agent.name), "")
-                if wf.dialect == Dialect.original
-                else ("agents.yaml", ("agents", index, "context_variables"), "")
-            )
-            yield (
-                where[0],
-                where[1],
-                f"variables shown in {agent.name}'s prompt: {_NOT_YET}; the prompt does not include them",
-            )
-
-
 def _user_handoffs(wf: Workflow) -> Iterator[Finding]:
     has_user = (
         wf.orchestrator.orchestration_strategy == OrchestrationStrategy.handoff_based
@@ -140,7 +123,6 @@ PENDING: tuple[PendingFeature, ...] = (
     PendingFeature("lifecycle_tools", _lifecycle_tools),
     PendingFeature("context_sources", _context_sources),
     PendingFeature("auto_tool_mode", _auto_tool_mode),
-    PendingFeature("agent_variables", _agent_variables),
     PendingFeature("user_handoffs", _user_handoffs),
     PendingFeature("greeting", _greeting),
     PendingFeature("runtime_extensions", _runtime_extensions),

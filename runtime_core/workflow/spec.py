@@ -136,8 +136,8 @@ class Agent(Strict):
     """The agent's structured output invokes its auto_invoke tool instead of the agent calling tools
     (original dialect). Loaded, not yet run."""
     context_variables: list[Identifier] | None = None
-    """Context variables shown in this agent's prompt (original dialect agents[].variables). Loaded, not yet
-    run."""
+    """Context variables shown in this agent's prompt (original dialect agents[].variables): a "Context
+    Variables" block after the system message, with their values when the agent replies."""
 
 
 class AgentsFile(Strict):

@@ -62,6 +62,28 @@ def test_helpdesk_runs_to_the_end_with_the_original_meaning() -> None:
     assert first_request["messages"][0]["content"].startswith("[ROLE]\nYou greet customers")
 
 
+def _system_messages(run: Any, agent_name: str) -> list[str]:
+    return [
+        json.loads(r.body)["messages"][0]["content"]
+        for r in run.model_requests
+        if r.agent == agent_name and r.purpose != "speaker_selection"
+    ]
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_an_agents_variables_are_shown_in_its_prompt_with_their_current_values() -> None:
+    run = _run(Carry.memory)
+
+    # context_variables.yaml's agents list shows support_tier and ticket_id to the Resolver only, read when
+    # it replies: ticket_id was set by the Classifier's tool two turns earlier.
+    (resolver,) = _system_messages(run, "Resolver")
+    assert resolver == (
+        "You fix the problem described in the ticket and say so in one sentence.\n\n"
+        "Context Variables\nSUPPORT_TIER: basic\nTICKET_ID: T-020"
+    )
+    assert all("Context Variables" not in m for m in _system_messages(run, "Classifier"))
+
+
 @pytest.mark.usefixtures("engine_mode")
 def test_visual_agents_hide_every_event_of_a_hidden_agent() -> None:
     run = _run(Carry.memory)
@@ -166,6 +188,11 @@ def test_mozaiks_run_says_what_it_loads_but_does_not_run(tmp_path: Path) -> None
 
     folder = tmp_path / "HelpDesk"
     shutil.copytree(HELPDESK, folder)
+    orchestrator = folder / "orchestrator.yaml"
+    orchestrator.write_text(
+        orchestrator.read_text()
+        + "runtime_extensions:\n  - kind: api_router\n    entrypoint: x.routes:router\n"
+    )
     out = io.StringIO()
 
     code = run(build_parser().parse_args(["run", str(folder)]), out=out)
@@ -173,8 +200,8 @@ def test_mozaiks_run_says_what_it_loads_but_does_not_run(tmp_path: Path) -> None
     assert code == EXIT_OK
     lines = out.getvalue().splitlines()
     assert lines[0] == (
-        "warning: context_variables.yaml:22: agents[0]: variables shown in Resolver's prompt: "
-        "loaded, not yet run; the prompt does not include them"
+        "warning: orchestrator.yaml:14: runtime_extensions[0]: runtime extension api_router "
+        "(x.routes:router) is not supported by this runtime; it is not loaded"
     )
     assert lines[1].startswith("▶ HelpDesk on the scripted model")
 

@@ -120,7 +120,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
         ("tools.yaml", 12, "lifecycle_tools[0]"),
         ("context_variables.yaml", 16, "definitions.app_concept.source.type"),
         ("context_variables.yaml", 27, "definitions.layout.source.type"),
-        ("context_variables.yaml", 32, "agents.Interviewer"),
         ("hooks.yaml", 2, "hooks[0]"),
         ("notes.json", None, ""),
     ]
@@ -132,7 +131,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
         "lifecycle tool prepare",
         "source data_reference",
         "source file",
-        "shown in Interviewer's prompt",
         "auto_tool_mode",
         "hook update_agent_state",
         "not a workflow file",
