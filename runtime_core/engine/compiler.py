@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from runtime_core.engine.outputs import build_output_models
 from runtime_core.engine.toolbox import LoadedTool, load_tools
 from runtime_core.llm.provider import DEFAULT_MODEL
+from runtime_core.workflow.context_files import read_context_file
 from runtime_core.workflow.spec import (
     Agent,
     LLMConfig,
@@ -76,7 +77,8 @@ class CompiledWorkflow:
         raise KeyError(name)
 
     def initial_context(self, environ: dict[str, str] | None = None) -> dict[str, Any]:
-        """Context variables at the start of a session: YAML defaults, or the named environment variable."""
+        """Context variables at the start of a session: YAML defaults, the named environment variable, or
+        the file of the workflow folder (read now, then persisted with the session's context)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for var in self.workflow.context_variables:
@@ -85,6 +87,8 @@ class CompiledWorkflow:
                 raw = env.get(var.env_var or var.name)
                 if raw is not None:
                     value = _coerce(raw, var.type)
+            elif var.source == VariableSource.file:
+                value = read_context_file(self.workflow.root, var)
             values[var.name] = value
         return values
 

@@ -14,11 +14,12 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from runtime_core.workflow.context_files import check_context_files, file_variables
 from runtime_core.workflow.crosscheck import Files, crosscheck
 from runtime_core.workflow.errors import WorkflowError, WorkflowValidationError
 from runtime_core.workflow.original import UI_CONFIG, Parsed, rename_field, translate_folder
@@ -286,6 +287,12 @@ def check_workflow_report(root: Path) -> CheckResult:
         dialect=files.dialect,
         content_hash=content_hash(root),
     )
+    file_errors = [_renamed(e, renamed) for e in check_context_files(workflow, files.lines)]
+    if file_errors:
+        return CheckResult(None, _order(file_errors), _order(warnings))
+    # A file a context variable reads is read: not a stray file.
+    read = {PurePosixPath(v.path).as_posix() for v in file_variables(workflow) if v.path}
+    warnings = [w for w in warnings if w.file not in read]
     pending = [_renamed(w, renamed) for w in pending_warnings(workflow, files.lines)]
     return CheckResult(workflow, [], _order([*warnings, *pending]))
 

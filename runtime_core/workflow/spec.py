@@ -247,9 +247,10 @@ class VariableSource(StrEnum):
     computed = "computed"
     # Orchestration state; starts from its default, its triggers set it.
     state = "state"
+    # Read from a file of the workflow folder when a session starts (workflow.context_files).
+    file = "file"
     # Loaded, not yet run: the variable keeps its default.
     data_reference = "data_reference"
-    file = "file"
     external = "external"
     data_entity = "data_entity"
 
@@ -270,9 +271,9 @@ class ContextVariable(Strict):
     reference: DataReference | None = None
     """data_reference: the database lookup that fills it (not yet run)."""
     path: str | None = None
-    """file: the file that fills it (not yet run)."""
+    """file: the file that fills it, relative to the workflow folder."""
     format: str | None = None
-    """file: how to read that file, e.g. json (not yet run)."""
+    """file: how to read that file: json, yaml or text (unset: from its suffix)."""
     source_options: dict[str, Any] = Field(default_factory=dict)
     """Further settings of an original-dialect source (computed, external, data_entity...), kept as
     written."""

@@ -57,6 +57,8 @@ def test_helpdesk_runs_to_the_end_with_the_original_meaning() -> None:
     ]
     assert run.state.context_variables["ticket_open"] is True
     assert run.state.context_variables["support_tier"] == "basic"
+    # source: file, read from data/refund_policy.yaml when the session started and persisted with it.
+    assert run.state.context_variables["refund_policy"] == {"max_refund": 50, "currency": "EUR"}
     # Prompt sections became the system message, in order, under their headings.
     first_request = json.loads(run.model_requests[0].body)
     assert first_request["messages"][0]["content"].startswith("[ROLE]\nYou greet customers")
@@ -79,7 +81,8 @@ def test_an_agents_variables_are_shown_in_its_prompt_with_their_current_values()
     (resolver,) = _system_messages(run, "Resolver")
     assert resolver == (
         "You fix the problem described in the ticket and say so in one sentence.\n\n"
-        "Context Variables\nSUPPORT_TIER: basic\nTICKET_ID: T-020"
+        "Context Variables\nSUPPORT_TIER: basic\nTICKET_ID: T-020\n"
+        'REFUND_POLICY: {"max_refund":50,"currency":"EUR"}'
     )
     assert all("Context Variables" not in m for m in _system_messages(run, "Classifier"))
 
