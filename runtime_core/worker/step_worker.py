@@ -254,10 +254,13 @@ class StepWorker:
 
     def _run(self, decision: Decision, claim: Claim, workflow: Workflow, deadline: float | None) -> Any:
         # The engine (and AG2 under it) is imported on the first step, never by the route handlers.
+        from runtime_core.data_references import prepare_session
         from runtime_core.engine.step import cancel_step, run_step
 
         if decision.action == "cancel":
             return cancel_step(claim.state)
+        # data_reference variables: read (tenant-scoped) before the run starts, persisted by this commit.
+        prepare_session(workflow, claim.state, self.services.store)
         calls = 0
         store = self.services.store
 

@@ -24,6 +24,7 @@ from runtime_core.workflow.crosscheck import Files, crosscheck
 from runtime_core.workflow.errors import WorkflowError, WorkflowValidationError
 from runtime_core.workflow.original import UI_CONFIG, Parsed, rename_field, translate_folder
 from runtime_core.workflow.pending import pending_warnings
+from runtime_core.workflow.references import check_references
 from runtime_core.workflow.shape_errors import validation_errors
 from runtime_core.workflow.spec import (
     FILE_MODELS,
@@ -287,7 +288,10 @@ def check_workflow_report(root: Path) -> CheckResult:
         dialect=files.dialect,
         content_hash=content_hash(root),
     )
-    file_errors = [_renamed(e, renamed) for e in check_context_files(workflow, files.lines)]
+    file_errors = [
+        _renamed(e, renamed)
+        for e in [*check_context_files(workflow, files.lines), *check_references(workflow, files.lines)]
+    ]
     if file_errors:
         return CheckResult(None, _order(file_errors), _order(warnings))
     # A file a context variable reads is read: not a stray file.

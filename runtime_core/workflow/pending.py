@@ -51,7 +51,7 @@ def _lifecycle_tools(wf: Workflow) -> Iterator[Finding]:
         )
 
 
-_PENDING_SOURCES = {"data_reference", "external", "data_entity"}
+_PENDING_SOURCES = {"external", "data_entity"}
 
 
 def _context_sources(wf: Workflow) -> Iterator[Finding]:

@@ -249,8 +249,9 @@ class VariableSource(StrEnum):
     state = "state"
     # Read from a file of the workflow folder when a session starts (workflow.context_files).
     file = "file"
-    # Loaded, not yet run: the variable keeps its default.
+    # Read from MongoDB for the session's tenant before its first step (runtime_core.data_references).
     data_reference = "data_reference"
+    # Loaded, not yet run: the variable keeps its default.
     external = "external"
     data_entity = "data_entity"
 
@@ -269,7 +270,7 @@ class ContextVariable(Strict):
     description: str = ""
     """What the variable holds."""
     reference: DataReference | None = None
-    """data_reference: the database lookup that fills it (not yet run)."""
+    """data_reference: the read-only, tenant-scoped database lookup that fills it when a session starts."""
     path: str | None = None
     """file: the file that fills it, relative to the workflow folder."""
     format: str | None = None

@@ -93,7 +93,8 @@ class HooksFile(Strict):
 
 
 class DataReference(Strict):
-    """A read-only database lookup that fills a context variable when the chat starts. Loaded, not yet run."""
+    """A read-only database lookup, scoped to the session's tenant, that fills a context variable when the
+    session starts."""
 
     db_type: str = "mongodb"
     """Database kind; mongodb."""

@@ -87,6 +87,57 @@ def test_an_agents_variables_are_shown_in_its_prompt_with_their_current_values()
     assert all("Context Variables" not in m for m in _system_messages(run, "Classifier"))
 
 
+class _Customers:
+    """A ReferenceReader over one tenant's documents; records every lookup it answers."""
+
+    def __init__(self) -> None:
+        self.lookups: list[Any] = []
+
+    def read_reference(self, tenant: Any, lookup: Any) -> dict[str, Any] | None:
+        self.lookups.append((tenant, lookup))
+        if lookup.filter == {"app_id": "shop-1", "user_id": "u-7", "active": True}:
+            return {"_id": "c1", "plan": "family"}
+        return None
+
+
+@pytest.mark.parametrize("carry", [Carry.memory, Carry.json, Carry.process])
+def test_a_data_reference_read_before_the_first_step_is_what_every_step_sees(carry: Carry) -> None:
+    from runtime_core.data_references import resolve_references
+    from runtime_core.session import new_session
+
+    workflow = load_workflow(ORIGINAL / "Escalation")
+    script_path = ORIGINAL / "Escalation" / "script.yaml"
+    script = load_script(script_path)
+    state = new_session(workflow, "s-ref", app_id="shop-1", user_id="u-7")
+    customers = _Customers()
+    resolve_references(workflow, state, customers)
+
+    run = drive(
+        workflow,
+        ScriptedModel(script),
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        state=state,
+        script_path=script_path,
+    )
+
+    # One lookup, scoped to the session's tenant; the value persisted with the context, so a fresh process
+    # per step shows the Supervisor the same plan as an uninterrupted run.
+    ((tenant, lookup),) = customers.lookups
+    assert (tenant.app_id, tenant.user_id) == ("shop-1", "u-7")
+    assert (lookup.database, lookup.collection, lookup.fields) == ("phoneco", "Customers", ["plan"])
+    assert run.state.context_variables["customer_plan"] == "family"
+    supervisor = _system_messages(run, "Supervisor")
+    assert supervisor and all("CUSTOMER_PLAN: family" in m for m in supervisor)
+    assert run.state.status == SessionStatus.completed
+
+
+def test_an_unresolved_data_reference_keeps_its_default() -> None:
+    run = _run(Carry.memory, "Escalation")
+
+    assert run.state.context_variables["customer_plan"] == "unknown"
+
+
 @pytest.mark.usefixtures("engine_mode")
 def test_visual_agents_hide_every_event_of_a_hidden_agent() -> None:
     run = _run(Carry.memory)

@@ -38,6 +38,7 @@ from runtime_core.store.mongo.documents import (
 from runtime_core.store.mongo.indexes import IndexesMixin
 from runtime_core.store.mongo.inputs import InputsMixin
 from runtime_core.store.mongo.recovery import RecoveryMixin
+from runtime_core.store.mongo.references import ReferencesMixin
 from runtime_core.store.mongo.sessions import SessionsMixin
 from runtime_core.store.mongo.steps import StepsMixin
 from runtime_core.store.mongo.transcripts import Transcripts
@@ -55,6 +56,7 @@ class MongoSessionStore(
     UsageMixin,
     ConnectionsMixin,
     IndexesMixin,
+    ReferencesMixin,
 ):
     """``SessionStore`` on pymongo. Thread-safe (pymongo clients are); one instance per process is enough."""
 
