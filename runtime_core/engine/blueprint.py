@@ -32,6 +32,7 @@ from autogen.agentchat.groupchat import GroupChat
 
 from runtime_core.engine.compiler import CompiledAgent, CompiledWorkflow, ResolvedLLM
 from runtime_core.engine.exposure import exposure_hook
+from runtime_core.engine.lifecycle import register_hooks
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.llm.meter import AGENT_HEADER, PURPOSE_HEADER
 from runtime_core.llm.provider import ModelProvider
@@ -211,6 +212,7 @@ def _agent(
     )
     if spec.variables:
         agent.register_hook("update_agent_state", exposure_hook(spec.system_message, spec.variables))
+    register_hooks(agent, compiled.hooks)
     for tool_name in spec.tools:
         loaded = compiled.tools[tool_name]
         description = loaded.spec.description or (loaded.function.__doc__ or "").strip()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from runtime_core.engine.lifecycle import LifecycleCall, load_hooks, load_lifecycle
 from runtime_core.engine.outputs import build_output_models
 from runtime_core.engine.toolbox import LoadedTool, load_tools
 from runtime_core.llm.provider import DEFAULT_MODEL
@@ -61,6 +63,9 @@ class CompiledWorkflow:
     tools: dict[str, LoadedTool]
     output_models: dict[str, type[BaseModel]]
     manager_llm: ResolvedLLM
+    # tools.yaml lifecycle_tools and hooks.yaml functions (engine.lifecycle).
+    lifecycle: tuple[LifecycleCall, ...] = ()
+    hooks: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -128,6 +133,8 @@ def _compile(workflow: Workflow) -> CompiledWorkflow:
         tools=load_tools(workflow),
         output_models=output_models,
         manager_llm=resolve_llm(LLMConfig(), default),
+        lifecycle=load_lifecycle(workflow),
+        hooks=load_hooks(workflow),
     )
 
 

@@ -111,13 +111,18 @@ class Group:
         ``tests/engine/test_engine_warm.py`` compares every attribute of a reset group with a fresh one.
         """
         self._empty()
-        runtime = runtime_values(state, self.compiled.name)
-        # The stored context never decides the runtime's keys: they are put over it from the session.
-        self.context.data = {**copy.deepcopy(state.context_variables), **runtime}
+        runtime = self.reset_context(state)
         for target in self.random_targets:
             target.reseed(random_seed(state))
         self.tool_run.reset(state.session_id, runtime)
         self.http_client.bind(meter)
+
+    def reset_context(self, state: SessionState) -> dict[str, str]:
+        """The session's persisted context, with the runtime's keys; returns those keys."""
+        runtime = runtime_values(state, self.compiled.name)
+        # The stored context never decides the runtime's keys: they are put over it from the session.
+        self.context.data = {**copy.deepcopy(state.context_variables), **runtime}
+        return runtime
 
     def end(self, *, scrub: bool) -> None:
         """The step is over: its meter is no longer reachable from the agents. ``scrub`` (a group going back

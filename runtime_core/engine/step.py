@@ -48,9 +48,10 @@ from runtime_core.deltas import DeltaSink, TextDelta, message_id
 from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.failures import classify
 from runtime_core.engine.history import fork
+from runtime_core.engine.lifecycle import LIFECYCLE_DONE, run_lifecycle
 from runtime_core.engine.loading import load_engine
 from runtime_core.engine.report import Events, emit_context, emit_usage
-from runtime_core.engine.runtime_context import without_runtime
+from runtime_core.engine.runtime_context import runtime_values, without_runtime
 from runtime_core.engine.triggers import hides_text
 from runtime_core.engine.turn import TOOLS_PENDING, Finished, Turn
 from runtime_core.events import ErrorEvent, Event, RunCompleted, RunStarted
@@ -60,6 +61,7 @@ from runtime_core.llm.retry import RetryTransport
 from runtime_core.llm.streaming import StreamTransport
 from runtime_core.session import ChatMessage, SessionState, SessionStatus, UsageRecord, UserInput, utcnow
 from runtime_core.workflow.spec import StartupMode, Workflow
+from runtime_core.workflow.spec_base import LifecycleTrigger
 
 __all__ = ["TOOLS_PENDING", "RequestSink", "StepResult", "UsageSink", "cancel_step", "run_step"]
 
@@ -306,6 +308,8 @@ class _Step(Turn):
     def _start(self) -> None:
         initial = self.compiled.initial_context()
         initial.update(self.state.context_variables)
+        if self.compiled.lifecycle:
+            initial = self._before_chat(initial)
         # The runtime's keys are never persisted (engine.runtime_context): not even a declared default.
         initial = without_runtime(initial)
         self.state.context_variables = initial
@@ -314,6 +318,18 @@ class _Step(Turn):
         self.start = (copy.deepcopy(initial), fields)
         self.out.emit(RunStarted, **fields)
         self._report_context()  # the initial values, right after the start
+
+    def _before_chat(self, initial: dict[str, Any]) -> dict[str, Any]:
+        """The before_chat lifecycle tools, once per session (recorded), on the starting context."""
+        from autogen.agentchat.group import ContextVariables
+
+        done = self.state.engine.setdefault(LIFECYCLE_DONE, [])
+        if "before_chat" in done:
+            return initial
+        done.append("before_chat")
+        context = ContextVariables(data={**initial, **runtime_values(self.state, self.compiled.name)})
+        run_lifecycle(self.compiled.lifecycle, LifecycleTrigger.before_chat, context)
+        return context.to_dict()
 
     # ---- results -----------------------------------------------------------------------------------------
     def _result(self) -> StepResult:

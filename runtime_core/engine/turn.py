@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
+from runtime_core.engine.lifecycle import LIFECYCLE_DONE, run_lifecycle
 from runtime_core.engine.pausing import TOOLS_PENDING, UI_ANSWERS, Asking, Finished
 from runtime_core.engine.report import Events, emit_context, normalize, reply_events, tool_result_events
 from runtime_core.engine.runtime_context import without_runtime
@@ -33,6 +34,7 @@ from runtime_core.session import (
 )
 from runtime_core.telemetry import tracing
 from runtime_core.workflow.spec import OrchestrationStrategy, StartupMode, Workflow
+from runtime_core.workflow.spec_base import LifecycleTrigger
 
 if TYPE_CHECKING:
     from runtime_core.engine.group import Group
@@ -91,6 +93,10 @@ class Turn(Asking):
         self.group = self.lease.group
         for message in self.state.messages:
             self.chat.commit(self.chat.participant(message.speaker), message.raw)
+        # A process_message_before_send hook ran again on the replay: what it did to the context counted
+        # when the message was first sent (engine.lifecycle).
+        if self.compiled.hooks:
+            self.chat.reset_context(self.state)
         self.chat.restore_counters(self.state.engine.get("counters", {}))
         self.tool_run.interactions.answers = self.state.engine.get(UI_ANSWERS, {})
 
@@ -155,12 +161,15 @@ class Turn(Asking):
             self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
         self.handoff_reported = False
         self.turn_start = len(self.state.messages)
+        run_lifecycle(self.compiled.lifecycle, LifecycleTrigger.before_agent, self.chat.context, speaker.name)
         with tracing.span(f"invoke_agent {speaker.name}", self._turn_attributes(speaker.name)):
             reply = speaker.generate_reply(sender=self.chat.manager)
         self.state.turn += 1
         if reply is None:
             self._complete("completed", f"{speaker.name} gave no reply")
         self._commit(speaker, reply)
+        run_lifecycle(self.compiled.lifecycle, LifecycleTrigger.after_agent, self.chat.context, speaker.name)
+        self._set_context({})
         chat = self.new_messages[-1]
         updates, hidden = agent_text_updates(self.workflow, speaker.name, chat.content)
         self._set_context(updates)
@@ -295,6 +304,11 @@ class Turn(Asking):
         self.state.next_speaker = None
         self.state.pending_input = None
         self.final = (RunCompleted, {"status": status, "reason": reason})
+        done = self.state.engine.setdefault(LIFECYCLE_DONE, [])
+        if self.group is not None and "after_chat" not in done:
+            done.append("after_chat")
+            run_lifecycle(self.compiled.lifecycle, LifecycleTrigger.after_chat, self.chat.context)
+            self._set_context({})
         raise Finished
 
     def _check_termination(self, agent: str, message: ChatMessage) -> None:
@@ -318,6 +332,10 @@ class Turn(Asking):
             role = "assistant"
         body = raw if isinstance(raw, dict) else {"content": raw}
         content = body.get("content")
+        if speaker.hook_lists["process_message_before_send"] and isinstance(message.get("content"), str):
+            # A hooks.yaml hook changed the message on its way out: the group (and the user) see that; the
+            # raw reply stays as generated, and the hook redoes the change on replay.
+            content = message["content"]
         responses = body.get("tool_responses") or []
         chat = ChatMessage(
             seq=len(self.state.messages),
@@ -343,10 +361,10 @@ class Turn(Asking):
         return message
 
     def _set_context(self, updates: dict[str, Any]) -> None:
-        """Variables the engine itself sets (state triggers): in the group's context and the state's."""
-        if updates:
-            self.chat.context.data.update(updates)
-            self.state.context_variables = without_runtime(self.chat.context.to_dict())
+        """Variables the engine itself sets (state triggers): in the group's context and the state's; with
+        no updates, the state takes what lifecycle tools changed in the group's context."""
+        self.chat.context.data.update(updates)
+        self.state.context_variables = without_runtime(self.chat.context.to_dict())
 
     def _user_message_event(self, text: str) -> None:
         input_id = self.user_input.input_id if self.user_input else "initial"

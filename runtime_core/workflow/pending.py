@@ -33,24 +33,6 @@ class PendingFeature:
 _NOT_YET = "loaded, not yet run"
 
 
-def _hooks(wf: Workflow) -> Iterator[Finding]:
-    for index, hook in enumerate(wf.hooks):
-        yield (
-            "hooks.yaml",
-            ("hooks", index),
-            f"hook {hook.type} ({hook.function} for {hook.agent}): {_NOT_YET}; AG2 never calls it",
-        )
-
-
-def _lifecycle_tools(wf: Workflow) -> Iterator[Finding]:
-    for index, tool in enumerate(wf.lifecycle_tools):
-        yield (
-            "tools.yaml",
-            ("lifecycle_tools", index),
-            f"lifecycle tool {tool.function} ({tool.trigger}): {_NOT_YET}; it is never called",
-        )
-
-
 _PENDING_SOURCES = {"external", "data_entity"}
 
 
@@ -119,8 +101,6 @@ def _runtime_extensions(wf: Workflow) -> Iterator[Finding]:
 
 
 PENDING: tuple[PendingFeature, ...] = (
-    PendingFeature("hooks", _hooks),
-    PendingFeature("lifecycle_tools", _lifecycle_tools),
     PendingFeature("context_sources", _context_sources),
     PendingFeature("auto_tool_mode", _auto_tool_mode),
     PendingFeature("user_handoffs", _user_handoffs),

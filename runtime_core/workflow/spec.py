@@ -226,7 +226,7 @@ class ToolsFile(Strict):
     tools: list[Tool] = Field(default_factory=list)
     """The tools."""
     lifecycle_tools: list[LifecycleTool] = Field(default_factory=list)
-    """Functions run before/after the chat or an agent. Loaded, not yet run."""
+    """Functions run before/after the chat or an agent (engine.lifecycle)."""
 
     _null_tools = field_validator("tools", mode="before")(_null_is_empty)
 

@@ -49,7 +49,7 @@ class LifecycleTrigger(StrEnum):
 
 
 class LifecycleTool(Strict):
-    """A function run at a point of the chat's life rather than called by a model. Loaded, not yet run."""
+    """A function run at a point of the chat's life rather than called by a model (engine.lifecycle)."""
 
     trigger: LifecycleTrigger
     """before_chat, after_chat, before_agent or after_agent."""
@@ -73,7 +73,7 @@ class HookType(StrEnum):
 
 
 class Hook(Strict):
-    """An AG2 agent hook (hooks.yaml). Loaded, not yet run."""
+    """An AG2 agent hook (hooks.yaml), registered with ConversableAgent.register_hook."""
 
     type: HookType
     """The AG2 hook point."""
@@ -86,7 +86,7 @@ class Hook(Strict):
 
 
 class HooksFile(Strict):
-    """hooks.yaml: functions AG2 calls at fixed points of an agent's reply. Loaded, not yet run."""
+    """hooks.yaml: functions AG2 calls at fixed points of an agent's reply."""
 
     hooks: list[Hook] = Field(default_factory=list)
     """The hooks."""

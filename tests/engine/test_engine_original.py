@@ -87,6 +87,27 @@ def test_an_agents_variables_are_shown_in_its_prompt_with_their_current_values()
     assert all("Context Variables" not in m for m in _system_messages(run, "Classifier"))
 
 
+@pytest.mark.parametrize("carry", [Carry.memory, Carry.process])
+def test_lifecycle_tools_and_hooks_run_once_each_where_the_original_ran_them(carry: Carry) -> None:
+    run = _run(carry)
+    context = run.state.context_variables
+
+    # before_chat once per session (not once per step), with the runtime's keys; after_chat once at the end.
+    assert run.steps >= 4
+    assert (context["desk_opened"], context["desk_app"], context["desk_closed"]) == (1, "local", True)
+    # before_agent of the Resolver before its one reply; after_agent after each of the 4 agent replies; a
+    # failing lifecycle tool (the Greeter's) is logged and the chat goes on.
+    assert (context["resolver_turns"], context["replies_seen"]) == (1, 4)
+    # update_agent_state before each of the Classifier's 2 replies; the Greeter's send hook signed its one
+    # message once, though every later step replays it.
+    assert (context["classifier_wakeups"], context["signed"]) == (2, 1)
+    greeting = next(e for e in events_of(run, "agent_message") if e.agent == "Greeter")
+    assert greeting.content == "Hello! What went wrong with your order? -- HelpDesk"
+    # process_last_received_message: the Resolver's model reads the last message through the hook.
+    resolver = [json.loads(r.body) for r in run.model_requests if r.agent == "Resolver"]
+    assert resolver[0]["messages"][-1]["content"].startswith("[customer case] ")
+
+
 class _Customers:
     """A ReferenceReader over one tenant's documents; records every lookup it answers."""
 
