@@ -8,6 +8,7 @@ is the caller's own (its app and user), from the daily rollups (``/usage``) or a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -25,6 +26,20 @@ MAX_EVENTS_PAGE = 500
 MAX_SESSIONS_PAGE = 200
 
 app = FastAPI(title="MozaiksAI Runtime", docs_url=None, redoc_url=None, openapi_url=None)
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def current_event_loop() -> asyncio.AbstractEventLoop:
+    """Set (and return) the loop Mangum runs the app on. Mangum takes ``asyncio.get_event_loop()``, which
+    raises in the main thread once anything in the process ran a loop to completion (``asyncio.run`` closes
+    it and leaves none set) and, from Python 3.14, whenever none is set; one loop of our own, kept for the
+    container's life, makes each invocation independent of what else the process did."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
+    return _loop
 
 
 class Problem(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -166,3 +167,12 @@ def test_usage_ranges_are_checked(api: TestClient, services: Any) -> None:
     assert api.get("/usage", params={"since": "yesterday"}, headers=_auth()).status_code == 422
     empty = api.get("/usage", params={"since": "2026-03-01", "until": "2026-03-01"}, headers=_auth())
     assert empty.status_code == 200 and empty.json()["rows"] == []
+
+
+def test_the_handler_works_after_an_event_loop_was_closed_in_the_process() -> None:
+    """Mangum runs the app on ``asyncio.get_event_loop()``, which raises in the main thread once anything in
+    the process ran a loop to completion (``asyncio.run``: a library, a warm-up) and, from Python 3.14,
+    whenever none is set. The handler must not depend on what else the process did."""
+    asyncio.run(asyncio.sleep(0))
+    health = http_api.handler(sample("http_api_health.json"), LambdaContext("http"))
+    assert health["statusCode"] == 200 and json.loads(health["body"]) == {"status": "ok"}
