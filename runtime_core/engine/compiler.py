@@ -120,7 +120,10 @@ def _compile(workflow: Workflow) -> CompiledWorkflow:
             description=a.description or a.role or a.name,
             system_message=system_message(a),
             llm=resolve_llm(a.llm_config, default),
-            tools=tuple(t.name for t in workflow.tools_for(a.name)),
+            # auto_tool_mode with a model: the model gets no tools; its output invokes one (engine.auto_tools)
+            tools=()
+            if a.auto_tool_mode and a.structured_output
+            else tuple(t.name for t in workflow.tools_for(a.name)),
             output_model=output_models[a.structured_output] if a.structured_output else None,
             max_consecutive_auto_reply=a.max_consecutive_auto_reply,
             variables=tuple(a.context_variables or ()),

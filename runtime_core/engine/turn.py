@@ -12,6 +12,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
+from runtime_core.engine.auto_tools import auto_tool_events
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
@@ -177,6 +178,11 @@ class Turn(Asking):
             self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff, hidden=hidden
         ):
             self.handoff_reported = True
+        if not chat.tool_calls and auto_tool_events(
+            self.out, self.compiled, speaker.name, chat.content or "", self.chat.context, self.state.turn
+        ):
+            self.tool_run.guard(f"the auto tool of {speaker.name}")
+            self._set_context({})
         if chat.tool_calls:
             ui = self._ui_calls(chat)
             if ui:

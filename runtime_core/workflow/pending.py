@@ -16,6 +16,8 @@ from runtime_core.workflow.spec import (
     ConditionType,
     OrchestrationStrategy,
     StartupMode,
+    Tool,
+    ToolKind,
     Workflow,
 )
 from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
@@ -46,13 +48,30 @@ def _context_sources(wf: Workflow) -> Iterator[Finding]:
             )
 
 
+def _shows_ui(tool: Tool) -> bool:
+    """A UI tool: kind ui, or (original dialect) a tool with a ui component that waits for the user."""
+    return tool.kind == ToolKind.ui or (tool.ui is not None and tool.ui.component is not None)
+
+
 def _auto_tool_mode(wf: Workflow) -> Iterator[Finding]:
     for index, agent in enumerate(wf.agents):
-        if agent.auto_tool_mode:
+        if not agent.auto_tool_mode or agent.structured_output is None:
+            # Without a model it calls its tools itself (a warning of the original dialect's loader).
+            continue
+        tools = [t for t in wf.tools if agent.name in t.agents or t.name in agent.tools]
+        invoked = [t for t in tools if t.auto_invoke or (t.auto_invoke is None and _shows_ui(t))]
+        if not invoked:
             yield (
                 "agents.yaml",
                 ("agents", index, "auto_tool_mode"),
-                f"auto_tool_mode: {_NOT_YET}; {agent.name} calls its tools itself and its structured output "
+                f"auto_tool_mode: {agent.name} has no auto_invoke tool; its structured output invokes none "
+                "(and it gets no tools)",
+            )
+        elif _shows_ui(invoked[0]):
+            yield (
+                "agents.yaml",
+                ("agents", index, "auto_tool_mode"),
+                f"auto_tool_mode with the UI tool {invoked[0].name}: {_NOT_YET}; its structured output "
                 "invokes none",
             )
 

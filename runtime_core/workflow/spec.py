@@ -134,7 +134,7 @@ class Agent(Strict):
     """Stream this agent's replies as they are written; the orchestrator's streaming when unset."""
     auto_tool_mode: bool = False
     """The agent's structured output invokes its auto_invoke tool instead of the agent calling tools
-    (original dialect). Loaded, not yet run."""
+    (original dialect; engine.auto_tools)."""
     context_variables: list[Identifier] | None = None
     """Context variables shown in this agent's prompt (original dialect agents[].variables): a "Context
     Variables" block after the system message, with their values when the agent replies."""

@@ -23,7 +23,7 @@ from runtime_core.workflow import load_workflow
 
 ORIGINAL = Path(__file__).resolve().parents[1] / "workflow" / "original"
 HELPDESK = ORIGINAL / "HelpDesk"
-RUNNABLE = ["HelpDesk", "Escalation"]
+RUNNABLE = ["HelpDesk", "Escalation", "Planner"]
 
 
 def _run(carry: Carry, name: str = "HelpDesk") -> Any:
@@ -106,6 +106,72 @@ def test_lifecycle_tools_and_hooks_run_once_each_where_the_original_ran_them(car
     # process_last_received_message: the Resolver's model reads the last message through the hook.
     resolver = [json.loads(r.body) for r in run.model_requests if r.agent == "Resolver"]
     assert resolver[0]["messages"][-1]["content"].startswith("[customer case] ")
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_an_auto_tool_agents_structured_output_invokes_its_tool() -> None:
+    run = _run(Carry.memory, "Planner")
+    context = run.state.context_variables
+
+    # The Planner's model sees no tools; its validated output called save_plan with the fields matched to
+    # the parameters (stepList -> step_list), chat_id from the runtime, the context changed in place.
+    planner_request = json.loads(run.model_requests[0].body)
+    assert "tools" not in planner_request
+    assert (context["plan_saved"], context["plan_steps"], context["saved_in"]) == (True, 3, "local-session")
+    (call,) = events_of(run, "tool_call")
+    assert (call.agent, call.call.name) == ("Planner", "save_plan")
+    assert json.loads(call.call.arguments) == {
+        "title": "Shop launch",
+        "step_list": ["stock", "site", "ads"],
+        "chat_id": "local-session",
+    }
+    (result,) = events_of(run, "tool_result")
+    assert (result.content, result.is_error) == ("saved 'Shop launch' with 3 steps", False)
+    # Outside AG2's transcript: the Planner's reply, then the Reviewer, who reads the saved size.
+    assert speakers(run) == ["user", "Planner", "Reviewer"]
+    (reviewer,) = _system_messages(run, "Reviewer")
+    assert reviewer.endswith("PLAN_STEPS: 3")
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [
+        ('{"title": "Shop launch"}', "structured_output_invalid"),  # no stepList: nothing is invoked
+    ],
+)
+def test_an_invalid_structured_output_invokes_nothing(tmp_path: Path, reply: str, says: str) -> None:
+    import shutil
+
+    folder = tmp_path / "Planner"
+    shutil.copytree(ORIGINAL / "Planner", folder)
+    (folder / "script.yaml").write_text(
+        json.dumps({"replies": {"Planner": [reply], "Reviewer": ["Nothing was saved."]}})
+    )
+    workflow = load_workflow(folder)
+    script = load_script(folder / "script.yaml")
+
+    run = drive(workflow, ScriptedModel(script), scripted_inputs([]))
+
+    assert run.state.context_variables["plan_saved"] is False
+    assert events_of(run, "tool_call") == []
+    assert [e.code for e in events_of(run, "error")] == [says]
+
+
+def test_an_auto_tool_that_raises_gives_an_error_result_and_the_chat_goes_on(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "Planner"
+    shutil.copytree(ORIGINAL / "Planner", folder)
+    plans = folder / "tools" / "plans.py"
+    plans.write_text(plans.read_text().replace('    context_variables["plan_saved"] = True', "    1 / 0"))
+    workflow = load_workflow(folder)
+    script = load_script(folder / "script.yaml")
+
+    run = drive(workflow, ScriptedModel(script), scripted_inputs([]))
+
+    (result,) = events_of(run, "tool_result")
+    assert result.is_error and result.content.startswith("ZeroDivisionError")
+    assert run.state.status == SessionStatus.completed and speakers(run)[-1] == "Reviewer"
 
 
 class _Customers:
@@ -194,7 +260,7 @@ def test_one_step_per_json_round_trip_equals_uninterrupted(name: str) -> None:
     in_memory = _run(Carry.memory, name)
     through_json = _run(Carry.json, name)
 
-    assert in_memory.steps >= 4
+    assert in_memory.steps >= (2 if name == "Planner" else 4)
     assert comparable(through_json) == comparable(in_memory)
 
 

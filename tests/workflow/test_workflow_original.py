@@ -534,12 +534,6 @@ def test_the_registry_gives_the_model_and_auto_tool_mode_wants_one(tmp_path: Pat
             "original runtime refused this agent; here it calls its tools itself",
         ),
         (
-            6,
-            "agents.Classifier.auto_tool_mode",
-            "auto_tool_mode: loaded, not yet run; Classifier calls its tools itself and its structured "
-            "output invokes none",
-        ),
-        (
             8,
             "agents.Resolver.structured_outputs_required",
             "structured_outputs.yaml's registry names no model for this agent: its replies are free text, "
