@@ -47,6 +47,7 @@ from pydantic import BaseModel, Field
 from runtime_core.deltas import DeltaSink, TextDelta, message_id
 from runtime_core.engine.compiler import compile_workflow
 from runtime_core.engine.failures import classify
+from runtime_core.engine.greeting import wants_greeting
 from runtime_core.engine.history import fork
 from runtime_core.engine.lifecycle import LIFECYCLE_DONE, run_lifecycle
 from runtime_core.engine.loading import load_engine
@@ -187,7 +188,8 @@ class _Step(Turn):
             given = self.user_input.input_id if self.user_input is not None else None
             return self._refuse("invalid_input", problem, recoverable=True, input_id=given)
         user_first = self.workflow.orchestrator.startup_mode == StartupMode.user_first
-        if user_first and not self.state.messages and self.user_input is None:
+        greeting = wants_greeting(self.workflow)
+        if user_first and not self.state.messages and self.user_input is None and not greeting:
             # No first message yet (a new session, or one whose first step failed): the user opens the chat.
             self._await_user(agent=None)
             return self._result()

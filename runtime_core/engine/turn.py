@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.auto_tools import auto_tool_events
 from runtime_core.engine.compiler import CompiledWorkflow
+from runtime_core.engine.greeting import greet, greets
 from runtime_core.engine.history import detach, fork
 from runtime_core.engine.humanio import HUMANS, TEMP_USER, StepIO
 from runtime_core.engine.lifecycle import LIFECYCLE_DONE, run_lifecycle
@@ -102,7 +103,9 @@ class Turn(Asking):
         self.tool_run.interactions.answers = self.state.engine.get(UI_ANSWERS, {})
 
         pending = self.state.pending_input
-        if not self.state.messages:
+        if not self.state.messages and greets(self):
+            greet(self)
+        elif not self.state.messages:
             self.state.pending_input = None
             speaker = self._first_speaker()
             self._commit(speaker, first)

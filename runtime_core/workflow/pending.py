@@ -101,11 +101,12 @@ def _user_handoffs(wf: Workflow) -> Iterator[Finding]:
 
 def _greeting(wf: Workflow) -> Iterator[Finding]:
     orch = wf.orchestrator
-    if orch.initial_message_to_user and orch.startup_mode == StartupMode.user_first:
+    has_user = orch.orchestration_strategy == OrchestrationStrategy.handoff_based or orch.human_in_the_loop
+    if orch.initial_message_to_user and orch.startup_mode == StartupMode.user_first and not has_user:
         yield (
             "orchestrator.yaml",
             ("initial_message_to_user",),
-            f"a greeting shown before the user's first message: {_NOT_YET}",
+            "a greeting in a workflow without the user (human_in_the_loop: false): never shown",
         )
 
 

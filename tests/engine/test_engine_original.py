@@ -174,6 +174,44 @@ def test_an_auto_tool_that_raises_gives_an_error_result_and_the_chat_goes_on(tmp
     assert run.state.status == SessionStatus.completed and speakers(run)[-1] == "Reviewer"
 
 
+@pytest.mark.usefixtures("engine_mode")
+def test_the_userdriven_greeting_opens_the_chat_without_a_model_call() -> None:
+    run = _run(Carry.memory, "Escalation")
+
+    first = [e for e in run.events if e.type in ("agent_message", "user_message", "input_request")][:3]
+    assert [(e.type, getattr(e, "agent", None)) for e in first] == [
+        ("agent_message", "Frontline"),
+        ("input_request", None),
+        ("user_message", None),
+    ]
+    assert first[0].content == "Hello, this is the phone company. How can I help?"
+    # The Frontline's first model call is its reply to the user's message: it read the greeting on record.
+    frontline = [json.loads(r.body) for r in run.model_requests if r.agent == "Frontline"]
+    assert "phone company" in json.dumps(frontline[0]["messages"])
+    assert run.messages[1].content == "Hello, this is the phone company. How can I help?"
+
+
+def test_a_first_step_that_brings_the_users_message_greets_first() -> None:
+    from runtime_core.engine.step import run_step
+    from runtime_core.session import UserInput, new_session
+
+    workflow = load_workflow(ORIGINAL / "Escalation")
+    script = load_script(ORIGINAL / "Escalation" / "script.yaml")
+    state = new_session(workflow, "s-greet")
+    text = "My bill doubled and I want to talk to a manager."
+
+    result = run_step(
+        state, workflow, ScriptedModel(script), UserInput(input_id="i1", kind="message", text=text)
+    )
+
+    # As the worker runs it (a user-driven session's first step carries the user's message).
+    assert [(m.speaker, m.content) for m in result.state.messages[:3]] == [
+        ("user", "Hello, this is the phone company. How can I help?"),
+        ("Frontline", "Hello, this is the phone company. How can I help?"),
+        ("user", text),
+    ]
+
+
 class _Customers:
     """A ReferenceReader over one tenant's documents; records every lookup it answers."""
 
@@ -247,7 +285,17 @@ def test_escalation_runs_with_the_original_meaning() -> None:
     # the pre-reply expression then ends the chat before the Supervisor speaks again.
     assert run.state.status == SessionStatus.completed
     executor = "_Group_Tool_Executor"
-    assert speakers(run) == ["user", "Frontline", executor, "Supervisor", executor, "Supervisor"]
+    # UserDriven with initial_message_to_user: the seed and the Frontline's greeting (no model call) open.
+    assert speakers(run) == [
+        "user",
+        "Frontline",
+        "user",
+        "Frontline",
+        executor,
+        "Supervisor",
+        executor,
+        "Supervisor",
+    ]
     assert run.messages[-1].content == "[Handing off to Terminate]"  # AG2's own pre-reply handoff
     assert run.state.context_variables["case_closed"] is True
     assert run.state.context_variables["resolution"] == "refund of the extra charge"

@@ -113,7 +113,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     assert result.errors == [] and result.workflow is not None
     got = [(w.file, w.line, w.field) for w in result.warnings]
     assert got == [
-        ("orchestrator.yaml", 6, "initial_message_to_user"),
         ("orchestrator.yaml", 8, "runtime_extensions[0]"),
         ("agents.yaml", 8, "agents[0].auto_tool_mode"),
         ("handoffs.yaml", 9, "handoff_rules[1]"),
@@ -122,7 +121,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     ]
     messages = " | ".join(w.message for w in result.warnings)
     for needle in (
-        "greeting",
         "runtime extension api_router",
         "model-judged condition on the user's message",
         "source external",
@@ -130,8 +128,27 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
         "not a workflow file",
     ):
         assert needle in messages
-    # Every entry of the one list of pending features fires on this workflow.
-    assert len(result.warnings) == len(PENDING) + 1  # + notes.json
+    # Every entry of the one list of pending features fires on this workflow, but the greeting's (Intake has
+    # the user: its greeting runs; tested below).
+    assert len(result.warnings) == len(PENDING) - 1 + 1  # + notes.json
+
+
+def test_a_greeting_without_the_user_is_a_warning(tmp_path: Path) -> None:
+    root = _copy("Intake", tmp_path, {})
+    orchestrator = root / "orchestrator.yaml"
+    orchestrator.write_text(
+        orchestrator.read_text().replace('human_in_the_loop: "yes"', "human_in_the_loop: no")
+    )
+
+    result = check_workflow_report(root)
+
+    found = [(w.file, w.line, w.field, w.message) for w in result.warnings if w.file == "orchestrator.yaml"]
+    assert (
+        "orchestrator.yaml",
+        6,
+        "initial_message_to_user",
+        "a greeting in a workflow without the user (human_in_the_loop: false): never shown",
+    ) in found
 
 
 def test_intake_maps_the_list_form_and_ui_config() -> None:
