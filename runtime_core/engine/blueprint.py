@@ -222,7 +222,7 @@ def _agent(
     return agent
 
 
-def _target(to: str, agents: dict[str, ConversableAgent]) -> TransitionTarget:
+def handoff_target(to: str, agents: dict[str, ConversableAgent]) -> TransitionTarget:
     if to == USER_TARGET:
         return RevertToUserTarget()
     if to == TERMINATE_TARGET:
@@ -235,7 +235,7 @@ def _handoffs(
 ) -> dict[str, list[AfterReplyCondition]]:
     after_reply: dict[str, list[AfterReplyCondition]] = {}
     for h in compiled.workflow.handoffs:
-        target = _target(h.to_agent, agents)
+        target = handoff_target(h.to_agent, agents)
         kind = h.kind()
         if h.from_agent == USER_TARGET:
             # Rules from the user decide who speaks after the user's message: AG2 reads the user agent's

@@ -89,9 +89,14 @@ def run_lifecycle(
             result = call.function(**kwargs)
             if inspect.isawaitable(result):
                 asyncio.run(_awaited(result))
-        except Exception:
+        except Exception as exc:
+            # The message, not the traceback: a failing lifecycle tool is expected to be survivable.
             LOG.warning(
-                "lifecycle tool %s (%s) failed; the chat goes on", call.name, trigger.value, exc_info=True
+                "lifecycle tool %s (%s) failed (%s: %s); the chat goes on",
+                call.name,
+                trigger.value,
+                type(exc).__name__,
+                exc,
             )
 
 

@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.auto_tools import auto_tool_events
+from runtime_core.engine.blueprint import handoff_target
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.greeting import greet, greets
 from runtime_core.engine.history import detach, fork
@@ -23,6 +24,7 @@ from runtime_core.engine.report import Events, emit_context, normalize, reply_ev
 from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.engine.triggers import agent_text_updates
+from runtime_core.engine.user_judge import judge_user_message
 from runtime_core.events import Handoff, RunCompleted, SpeakerSelected, UserMessage
 from runtime_core.llm.meter import CallMeter
 from runtime_core.llm.provider import ModelProvider
@@ -143,6 +145,13 @@ class Turn(Asking):
             self._complete("completed", "the user ended the conversation")
         self._commit(human, reply)
         self._user_message_event(self.user_input.text)
+        judged = judge_user_message(self)
+        if judged is not None:
+            rule, function = judged
+            self.chat.executor.set_next_target(handoff_target(rule.to_agent, self.chat.agents))
+            self.out.emit(Handoff, from_agent=USER_SPEAKER, to=rule.to_agent, reason=f"llm: {function}")
+            self.handoff_reported = True
+            self.state.started = True
         return self._select(human)
 
     def _run_pending_tools(self) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.spec import (
     USER_TARGET,
-    ConditionType,
     OrchestrationStrategy,
     StartupMode,
     Tool,
@@ -84,14 +83,7 @@ def _user_handoffs(wf: Workflow) -> Iterator[Finding]:
     for index, handoff in enumerate(wf.handoffs):
         if handoff.from_agent != USER_TARGET:
             continue
-        if handoff.kind() == ConditionType.llm:
-            yield (
-                "handoffs.yaml",
-                ("handoffs", index),
-                f"a model-judged condition on the user's message: {_NOT_YET}; it never hands off to "
-                f"{handoff.to_agent}",
-            )
-        elif not has_user:
+        if not has_user:
             yield (
                 "handoffs.yaml",
                 ("handoffs", index),

@@ -212,6 +212,58 @@ def test_a_first_step_that_brings_the_users_message_greets_first() -> None:
     ]
 
 
+def _helpdesk_saying_goodbye(tmp_path: Path) -> Path:
+    import shutil
+
+    folder = tmp_path / "HelpDesk"
+    shutil.copytree(HELPDESK, folder)
+    (folder / "script.yaml").write_text(
+        json.dumps(
+            {
+                "user_inputs": ["All good now, thanks. Bye!"],
+                "replies": {"Greeter": ["Hello! What went wrong?"], "user": [{"handoff": "terminate"}]},
+            }
+        )
+    )
+    return folder
+
+
+@pytest.mark.usefixtures("engine_mode")
+def test_a_model_judged_rule_from_the_user_is_asked_once_per_user_message() -> None:
+    run = _run(Carry.memory)
+
+    # HelpDesk's string_llm rule from the user (goodbye -> terminate): the model is asked after the user's
+    # message with the rule as AG2 names it; it calls nothing, so the after-work to the Classifier stands.
+    (judge,) = [json.loads(r.body) for r in run.model_requests if r.agent == "user"]
+    assert [t["function"]["name"] for t in judge["tools"]] == ["transfer_to_terminate_1"]
+    assert judge["messages"][-1]["content"] == "My invoice shows the wrong amount."
+    assert speakers(run)[3] == "Classifier"
+
+
+@pytest.mark.parametrize("carry", [Carry.memory, Carry.process])
+def test_a_model_judged_rule_from_the_user_hands_off(tmp_path: Path, carry: Carry) -> None:
+    folder = _helpdesk_saying_goodbye(tmp_path)
+    workflow = load_workflow(folder)
+    script = load_script(folder / "script.yaml")
+
+    run = drive(
+        workflow,
+        ScriptedModel(script),
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        script_path=folder / "script.yaml",
+    )
+
+    assert run.state.status == SessionStatus.completed
+    assert speakers(run) == ["user", "Greeter", "user"]
+    assert [(e.from_agent, e.to, e.reason) for e in events_of(run, "handoff")][-1] == (
+        "user",
+        "terminate",
+        "llm: transfer_to_terminate_1",
+    )
+    assert run.state.context_variables["desk_closed"] is True  # after_chat ran at the end
+
+
 class _Customers:
     """A ReferenceReader over one tenant's documents; records every lookup it answers."""
 
@@ -364,7 +416,7 @@ def test_mozaiks_run_prints_the_errors_of_a_broken_original_workflow(tmp_path: P
 
     assert code == EXIT_ERROR
     text = out.getvalue()
-    assert "handoffs.yaml:14: handoff_rules[2].target_agent: unknown agent 'Resolvr'" in text
+    assert "handoffs.yaml:20: handoff_rules[3].target_agent: unknown agent 'Resolvr'" in text
     assert "Traceback" not in text
 
 
