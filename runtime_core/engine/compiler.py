@@ -81,6 +81,19 @@ class CompiledWorkflow:
                 return agent
         raise KeyError(name)
 
+    def missing_config(self, environ: dict[str, str] | None = None) -> list[str]:
+        """Why a session cannot start: each ``required`` config variable whose environment variable is unset
+        (the original runtime refused to load such a context too)."""
+        env = os.environ if environ is None else environ
+        return [
+            f"context variable {var.name} needs the environment variable {var.env_var or var.name} "
+            "(required), which is not set"
+            for var in self.workflow.context_variables
+            if var.source == VariableSource.env
+            and var.source_options.get("required") is True
+            and env.get(var.env_var or var.name) is None
+        ]
+
     def initial_context(self, environ: dict[str, str] | None = None) -> dict[str, Any]:
         """Context variables at the start of a session: YAML defaults, the named environment variable, or
         the file of the workflow folder (read now, then persisted with the session's context)."""

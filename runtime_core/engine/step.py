@@ -180,6 +180,8 @@ class _Step(Turn):
         except Exception as exc:
             return self._refuse("workflow_error", str(exc), recoverable=False)
         fresh = not self.state.messages and not self.state.engine.get("initialized")
+        if fresh and (missing := self.compiled.missing_config()):
+            return self._refuse("workflow_error", "; ".join(missing), recoverable=False)
         if fresh:
             # Before anything can fail: run_started is the session's first event whatever happens next.
             self._start()

@@ -264,6 +264,35 @@ def test_a_model_judged_rule_from_the_user_hands_off(tmp_path: Path, carry: Carr
     assert run.state.context_variables["desk_closed"] is True  # after_chat ran at the end
 
 
+def test_a_required_config_variable_that_is_unset_stops_the_session_from_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    folder = tmp_path / "HelpDesk"
+    shutil.copytree(HELPDESK, folder)
+    variables = folder / "context_variables.yaml"
+    variables.write_text(
+        variables.read_text().replace(
+            "env_var: HELPDESK_SUPPORT_TIER", "env_var: HELPDESK_SUPPORT_TIER\n      required: true"
+        )
+    )
+    workflow = load_workflow(folder)
+    script = load_script(folder / "script.yaml")
+    monkeypatch.delenv("HELPDESK_SUPPORT_TIER", raising=False)
+
+    refused = drive(workflow, ScriptedModel(script), scripted_inputs(list(script.user_inputs)))
+
+    (error,) = events_of(refused, "error")
+    assert (error.code, error.recoverable) == ("workflow_error", False)
+    assert "HELPDESK_SUPPORT_TIER (required), which is not set" in error.message
+    assert refused.state.messages == []
+
+    monkeypatch.setenv("HELPDESK_SUPPORT_TIER", "gold")
+    run = drive(workflow, ScriptedModel(script), scripted_inputs(list(script.user_inputs)))
+    assert run.state.context_variables["support_tier"] == "gold"
+
+
 class _Customers:
     """A ReferenceReader over one tenant's documents; records every lookup it answers."""
 

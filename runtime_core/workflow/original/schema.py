@@ -171,6 +171,8 @@ class OriginalSource(Strict):
     """Initial value."""
     env_var: str | None = None
     """config: the environment variable."""
+    required: bool | None = None
+    """config: refuse to start a session while the environment variable is unset."""
     db_type: str | None = None
     """data_reference: database kind."""
     database_name: str | None = None
