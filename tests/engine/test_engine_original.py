@@ -1,9 +1,12 @@
 """A workflow written in the original MozaiksAI dialect runs like any other, and resumes exactly.
 
 HelpDesk (tests/workflow/original/HelpDesk) uses the dialect's own files unchanged: a name -> agent mapping
-with prompt sections, handoff_rules with a rule from the user and a conditional after-work (an expression
-without condition_scope), a bare tool file name, ``definitions`` with config and computed sources, a
-structured-output registry and ``visual_agents`` that hide the Classifier.
+with prompt sections, handoff_rules with rules from the user (an after-work and a model-judged one) and a
+conditional after-work, a bare tool file name, ``definitions`` with config, computed and file sources and the
+variables shown in the Resolver's prompt, lifecycle tools and hooks, a structured-output registry and
+``visual_agents`` that hide the Classifier. Escalation adds the UserDriven greeting, a model-judged handoff, a
+tool changing the context in place and a data_reference; Planner an auto_tool_mode agent. Each runs one step
+per JSON round trip and one step per fresh process exactly as uninterrupted.
 """
 
 from __future__ import annotations
