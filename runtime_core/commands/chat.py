@@ -65,8 +65,6 @@ def resolve_token(explicit: str | None, data_dir: Path | None) -> str | None:
     return read_dev_token(data_dir or default_data_dir())
 
 
-
-
 def parse_ui_answer(line: str) -> dict[str, Any]:
     """JSON object as is; ``start=2026-06-05 end=2026-06-08`` as pairs; anything else as ``{"text": ...}``."""
     text = line.strip()

@@ -39,9 +39,7 @@ class RecoveryMixin(StoreBase):
             start_hash=doc.get("start_hash"),
         )
 
-    def finish_outbox(
-        self, tenant: Tenant, session_id: str, outbox_id: str, due_in: float | None
-    ) -> bool:
+    def finish_outbox(self, tenant: Tenant, session_id: str, outbox_id: str, due_in: float | None) -> bool:
         """Clear the outbox once its posts are made and its next step is queued. Only that outbox: a newer
         step may have committed its own meanwhile. ``due_in``: when to look at the session again (None: only
         when something new happens, e.g. the session waits for the user)."""
