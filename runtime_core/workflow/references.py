@@ -12,11 +12,13 @@ be their runtime placeholder). The lookup itself runs in the worker (``runtime_c
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.spec import ContextVariable, VariableSource, Workflow
-from runtime_core.workflow.yaml_source import LineMap, format_path
+
+if TYPE_CHECKING:
+    from runtime_core.workflow.yaml_source import LineMap
 
 PLACEHOLDER = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}$")
 RUNTIME_PLACEHOLDERS = ("app_id", "user_id", "session_id", "chat_id", "workflow_name")
@@ -69,6 +71,10 @@ def _problems(var: ContextVariable, names: set[str]) -> list[tuple[tuple[str, ..
 
 def check_references(workflow: Workflow, lines: dict[str, LineMap]) -> list[WorkflowError]:
     """One error per fault of a ``data_reference``, at its line."""
+    # Imported here: the worker and the $default route import this module for ``placeholder`` and must not
+    # load PyYAML (the parser's module) at their cold start.
+    from runtime_core.workflow.yaml_source import format_path
+
     names = {v.name for v in workflow.context_variables}
     line_map = lines.get("context_variables.yaml")
     errors = []

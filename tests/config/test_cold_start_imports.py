@@ -36,3 +36,19 @@ def test_tracing_off_never_imports_the_opentelemetry_sdk() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert json.loads(result.stdout) == [None, []]
+
+
+def test_route_and_sweeper_modules_leave_local_and_parsing_modules_out() -> None:
+    """The $connect, $default, $disconnect and sweeper handlers do not parse YAML, run an embedded store or
+    encode AG-UI at import: each of these cost the deployed DefaultFunction 10-30 ms of cold start (measured
+    by bench/cold_start.py --why) and is imported where it is used."""
+    code = (
+        "import json, sys\n"
+        "import runtime_core.routes.frames, runtime_core.routes.connect, runtime_core.routes.disconnect\n"
+        "import runtime_core.worker.sweeper\n"
+        "unused = {'yaml', 'mongoeco', 'ag_ui', 'runtime_core.store.embedded', 'runtime_core.agui',\n"
+        "          'runtime_core.workflow.loader', 'runtime_core.workflow.yaml_source'}\n"
+        "print(json.dumps(sorted(unused & (set(sys.modules) | {m.split('.')[0] for m in sys.modules}))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
