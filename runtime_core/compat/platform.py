@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "AG2PersistenceManager",
+    "PersistenceManager",
     "PlatformUnavailable",
     "SimpleTransport",
     "get_mongo_client",
@@ -37,12 +38,19 @@ class SimpleTransport:
         return None
 
 
-class AG2PersistenceManager:
+class PersistenceManager:
+    """The original platform's MongoDB persistence (and its AG2 subclass): constructed freely, so a tool that
+    makes one at module level loads; any use of it is the clear error."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def __getattr__(self, name: str) -> Any:
-        raise _unavailable(f"AG2PersistenceManager.{name}")
+        raise _unavailable(f"{type(self).__name__}.{name}")
+
+
+class AG2PersistenceManager(PersistenceManager):
+    pass
 
 
 def get_mongo_client(*args: Any, **kwargs: Any) -> Any:

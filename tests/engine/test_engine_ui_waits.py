@@ -208,7 +208,10 @@ def test_the_original_helper_modules_load_under_their_names() -> None:
         "logs.logging_config": ["get_workflow_logger"],
         "logs.tools_logs": ["get_tool_logger", "log_tool_event"],
         "mozaiksai.core.transport.simple_transport": ["SimpleTransport"],
-        "mozaiksai.core.data.persistence.persistence_manager": ["AG2PersistenceManager"],
+        "mozaiksai.core.data.persistence.persistence_manager": [
+            "AG2PersistenceManager",
+            "PersistenceManager",
+        ],
         "mozaiksai.core.core_config": ["get_mongo_client"],
         "mozaiks_infra.utils.log_sanitizer": ["sanitize_for_log"],
     }
@@ -380,10 +383,13 @@ def test_platform_services_load_and_fail_clearly_when_used() -> None:
     install()
     from mozaiks_infra.utils.log_sanitizer import sanitize_for_log
     from mozaiks_platform.subscription_manager import subscription_manager
-    from mozaiksai.core.data.persistence.persistence_manager import AG2PersistenceManager
+    from mozaiksai.core.data.persistence.persistence_manager import AG2PersistenceManager, PersistenceManager
 
     assert sanitize_for_log("a\nb") == "a\\nb" and len(sanitize_for_log("x" * 900)) == 503
     with pytest.raises(RuntimeError, match=r"subscription_manager\.get_available_plans is a service of"):
         subscription_manager.get_available_plans()
     with pytest.raises(RuntimeError, match=r"AG2PersistenceManager\.gather_latest_agent_jsons"):
         AG2PersistenceManager().gather_latest_agent_jsons()
+    # mozaiks-core's ValueEngine tool imports the base class (found by loading the published workflow).
+    with pytest.raises(RuntimeError, match=r"PersistenceManager\.save_concept is a service of"):
+        PersistenceManager(collection="concepts").save_concept({})
