@@ -13,7 +13,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.auto_tools import auto_tool_events
-from runtime_core.engine.blueprint import handoff_target
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.greeting import greet, greets
 from runtime_core.engine.history import detach, fork
@@ -24,7 +23,6 @@ from runtime_core.engine.report import Events, emit_context, normalize, reply_ev
 from runtime_core.engine.runtime_context import without_runtime
 from runtime_core.engine.toolbox import ToolRun
 from runtime_core.engine.triggers import agent_text_updates
-from runtime_core.engine.user_judge import judge_user_message
 from runtime_core.events import Handoff, RunCompleted, SpeakerSelected, UserMessage
 from runtime_core.llm.meter import CallMeter
 from runtime_core.llm.provider import ModelProvider
@@ -145,6 +143,11 @@ class Turn(Asking):
             self._complete("completed", "the user ended the conversation")
         self._commit(human, reply)
         self._user_message_event(self.user_input.text)
+        # Imported here: both import AG2 at module level, and AG2 is loaded once, under
+        # ``loading.load_engine``'s lock, when the first step runs, never by importing the engine.
+        from runtime_core.engine.blueprint import handoff_target
+        from runtime_core.engine.user_judge import judge_user_message
+
         judged = judge_user_message(self)
         if judged is not None:
             rule, function = judged

@@ -52,3 +52,19 @@ def test_route_and_sweeper_modules_leave_local_and_parsing_modules_out() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == []
+
+
+def test_importing_the_engine_leaves_ag2_to_load_engine() -> None:
+    """AG2 is imported once, under ``load_engine``'s lock (concurrent first steps in ``mozaiks serve``
+    deadlocked on AG2's import otherwise), and the worker's SnapStart hook times it there: importing the
+    engine or the worker must not import it on the side."""
+    code = (
+        "import json, sys\n"
+        "import runtime_core.engine, runtime_core.worker.step_worker\n"
+        "before = 'autogen' in sys.modules\n"
+        "from runtime_core.engine.loading import load_engine\n"
+        "load_engine()\n"
+        "print(json.dumps([before, 'autogen' in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == [False, True]
