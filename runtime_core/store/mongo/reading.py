@@ -9,8 +9,8 @@ written by schema 1 keeps its first ``legacy_messages`` messages and ``legacy_ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 
 from pymongo import ASCENDING
 
@@ -71,6 +71,21 @@ class ReadingMixin(StoreBase):
         cursor = self.messages.find(query).sort("_id", ASCENDING).batch_size(self.settings.read_batch_size)
         return [message_from_document(m) for m in (cursor.limit(limit) if limit else cursor)]
 
+    def _stored_after(
+        self, tenant: Tenant, doc: Mapping[str, Any], kind: Literal["events", "messages"], after_seq: int
+    ) -> Iterator[dict[str, Any]]:
+        """The stored ``kind`` bodies with ``seq > after_seq`` of the committed step documents, in order: the
+        steps whose last seq of that kind is past ``after_seq`` (``last_event_seq`` / ``last_message_seq``),
+        read lazily so a caller that stops at its limit reads no further."""
+        session_id = str(doc["_id"])
+        query = {
+            "_id": {"$gt": step_id(session_id, 0), "$lte": step_id(session_id, step_count_of(doc))},
+            **tenant_filter(tenant),
+            f"last_{kind[:-1]}_seq": {"$gt": after_seq},
+        }
+        for step in self.steps.find(query, {kind: 1}).sort("_id", ASCENDING):
+            yield from (body for body in step.get(kind, []) if body["seq"] > after_seq)
+
     def _messages_of_steps(self, steps: list[dict[str, Any]]) -> list[ChatMessage]:
         return [message_from_compact(m) for step in steps for m in step.get("messages", [])]
 
@@ -104,17 +119,10 @@ class ReadingMixin(StoreBase):
                 events.append(event_from_document(d))
         if len(events) >= limit:
             return events[:limit]
-        query = {
-            "_id": {"$gt": step_id(session_id, 0), "$lte": step_id(session_id, step_count_of(doc))},
-            **tenant_filter(tenant),
-            "last_event_seq": {"$gt": after_seq},
-        }
-        for step in self.steps.find(query, {"events": 1}).sort("_id", ASCENDING):
-            for body in step.get("events", []):
-                if body["seq"] > after_seq:
-                    events.append(event_from_stored(body))
-                    if len(events) >= limit:
-                        return events
+        for body in self._stored_after(tenant, doc, "events", after_seq):
+            events.append(event_from_stored(body))
+            if len(events) >= limit:
+                break
         return events
 
     def messages_in(
@@ -124,15 +132,8 @@ class ReadingMixin(StoreBase):
         messages = self._legacy_messages(tenant, session_id, legacy_messages_of(doc), after_seq, limit)
         if len(messages) >= limit:
             return messages
-        query = {
-            "_id": {"$gt": step_id(session_id, 0), "$lte": step_id(session_id, step_count_of(doc))},
-            **tenant_filter(tenant),
-            "last_message_seq": {"$gt": after_seq},
-        }
-        for step in self.steps.find(query, {"messages": 1}).sort("_id", ASCENDING):
-            for stored in step.get("messages", []):
-                if stored["seq"] > after_seq:
-                    messages.append(message_from_compact(stored))
-                    if len(messages) >= limit:
-                        return messages
+        for stored in self._stored_after(tenant, doc, "messages", after_seq):
+            messages.append(message_from_compact(stored))
+            if len(messages) >= limit:
+                break
         return messages
