@@ -22,6 +22,7 @@ otherwise the result is the answer as JSON.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import inspect
@@ -29,7 +30,7 @@ import json
 import sys
 import threading
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,8 +280,10 @@ class ToolRun:
             if self._reached_wait(tool, record):
                 return WAITING
             if inspect.isawaitable(result):
-                # AG2 awaits it later, on another thread: the call must still be current there.
-                return self._finish(result, tool, record, call)
+                # Awaited here rather than handed back: AG2 would await it on a thread of its own, where a
+                # failure kills the thread (a traceback on stderr) and the model is told "Error: 'value'".
+                # Raised in this thread, it becomes "Error: <the failure>", as a plain tool's does.
+                return _await_in_thread(self._finish(result, tool, record, call))
             # A tool has run and the step has not committed: a crash here is what reruns a tool.
             faults.point("between_tools")
             return result
@@ -353,3 +356,22 @@ def ui_payload(
     if isinstance(result, dict):
         return result
     return {"value": result if isinstance(result, str | int | float | bool | list) else str(result)}
+
+
+def _await_in_thread(awaitable: Coroutine[Any, Any, Any]) -> Any:
+    """Run an async tool to its end on a thread with its own loop (the caller may be inside one), and
+    return its value or raise its exception here."""
+    outcome: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            outcome["value"] = asyncio.run(awaitable)
+        except BaseException as exc:  # handed to the caller's thread as it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=runner, name="mozaiks-async-tool")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

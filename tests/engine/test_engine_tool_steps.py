@@ -293,3 +293,32 @@ def test_an_async_tool_sees_its_call_too(tmp_path: Path) -> None:
 
     [result] = events_of(run, "tool_result")
     assert (result.content, result.is_error) == (f"Z9: local-session:1:{result.tool_call_id}", False)
+
+
+FAILING_ASYNC_TOOL = '''
+async def lookup(order_id: str) -> str:
+    """Look an order up."""
+    raise LookupError(f"no order {order_id}")
+'''
+
+
+def test_a_failing_async_tool_tells_the_model_its_failure_and_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A", tools=["lookup"])],
+        tools=[{"name": "lookup", "file": "tools/kit.py", "function": "lookup"}],
+        tool_source=FAILING_ASYNC_TOOL,
+        handoffs=[{"from_agent": "A", "to_agent": "terminate", "condition_type": "after_work"}],
+        startup_mode="agent_first",
+    )
+    script = {"replies": {"A": [{"tool_calls": [{"name": "lookup", "arguments": {"order_id": "Z9"}}]}, "ok"]}}
+    run, _ = play(workflow, script)
+
+    # As a plain tool's failure: the model reads the failure (AG2's own thread would have said 'value').
+    [result] = events_of(run, "tool_result")
+    assert (result.content, result.is_error) == ("Error: no order Z9", True)
+    [error] = events_of(run, "error")
+    assert error.code == "tool_error" and error.message == "tool lookup failed: LookupError: no order Z9"
+    assert "Traceback" not in capfd.readouterr().err  # no thread died on the way
