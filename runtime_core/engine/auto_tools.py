@@ -10,26 +10,43 @@ changed in place and persisted with the step. The call runs right after the repl
 outside AG2's transcript (the original ran it from its event stream): the reply stays on record as written,
 the client sees a ``tool_call`` and a ``tool_result``, and the agent's own handoffs apply next. A reply that
 does not validate invokes nothing (the client hears ``structured_output_invalid``); a tool that raises gives
-an error result and the chat goes on.
+an error result and the chat goes on. An agent with no such tool: its output is only a message, as in the
+original (which logged that it found no tool to bind).
+
+A UI tool asks the user in its body (``use_ui_tool`` / ``ask_ui``; a ``kind: ui`` tool's function builds
+what the client shows and the answer is its result). The original awaited the answer there; here the wait
+ends the step, exactly as a wait inside a tool the model called does (``engine.pausing``): nothing the tool
+did before the wait is kept, the client gets an ``input_request`` for the call ``auto-<turn>``, and the step
+that brings the answer runs the tool again from the start with the recorded answers, then goes on as the
+reply's step would have (the tool's result, the agent's handoffs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.toolbox import LoadedTool
+from runtime_core.tools import Interactions, ToolCallInfo, UIWait, ask_ui, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
+
+if TYPE_CHECKING:
+    from runtime_core.engine.turn import Turn
+    from runtime_core.session import ChatMessage
 
 LOG = logging.getLogger("runtime_core.tools")
 CONTEXT_PARAM = "context_variables"
 _METADATA = ("chat_id", "app_id", "workflow_name", "agent_name")
+# state.engine key: the reply whose auto-invoked tool waits for the user's answer.
+AUTO_PENDING = "auto_tool_pending"
 
 
 def auto_tool_of(workflow: Workflow, agent: str) -> str | None:
@@ -40,12 +57,13 @@ def auto_tool_of(workflow: Workflow, agent: str) -> str | None:
     for tool in workflow.tools:
         if agent not in tool.agents and tool.name not in spec.tools:
             continue
-        if tool.auto_invoke or (tool.auto_invoke is None and _shows_ui(tool)):
+        if tool.auto_invoke or (tool.auto_invoke is None and shows_ui(tool)):
             return tool.name
     return None
 
 
-def _shows_ui(tool: Tool) -> bool:
+def shows_ui(tool: Tool) -> bool:
+    """A UI tool: kind ui, or (original dialect) a tool with a ui component that waits for the user."""
     return tool.kind == ToolKind.ui or (tool.ui is not None and tool.ui.component is not None)
 
 
@@ -81,61 +99,202 @@ def validated(model: type[BaseModel], content: str) -> dict[str, Any] | None:
         return None
 
 
+@dataclass
+class Outcome:
+    """One run of an auto-invoked tool: its result, or the wait it stopped at."""
+
+    name: str
+    # The arguments the call got (the context aside): what the client is shown.
+    arguments: dict[str, Any]
+    text: str = ""
+    is_error: bool = False
+    wait: UIWait | None = None
+
+
 def invoke(
-    compiled: CompiledWorkflow, agent: str, content: str, context: Any
-) -> tuple[str, str, bool] | None:
-    """Run ``agent``'s auto tool on its reply ``content``: (tool name, result text, is_error), or None when
-    nothing is invoked (no auto tool, or an output that does not validate)."""
+    compiled: CompiledWorkflow,
+    agent: str,
+    content: str,
+    context: Any,
+    call: ToolCallInfo | None = None,
+    interactions: Interactions | None = None,
+) -> Outcome | None:
+    """Run ``agent``'s auto tool on its reply ``content``, or None when nothing is invoked (no auto tool, or
+    an output that does not validate). ``call`` and ``interactions`` let the tool wait for the user."""
     spec = compiled.agent(agent)
     name = auto_tool_of(compiled.workflow, agent)
     if name is None or spec.output_model is None:
+        if spec.output_model is not None and compiled.workflow.agent(agent).auto_tool_mode:
+            LOG.warning("auto_tool_mode: %s has no auto_invoke tool; its output is only a message", agent)
         return None
     data = validated(spec.output_model, content)
     if data is None:
         return None
     tool = compiled.tools[name]
-    if _shows_ui(tool.spec):
-        # A UI tool waits for the user inside its body: not run this way yet (runtime_core.workflow.pending).
-        return None
     kwargs = arguments(tool, data, context.to_dict(), agent)
+    outcome = Outcome(name=name, arguments=dict(kwargs))
     if CONTEXT_PARAM in inspect.signature(tool.function).parameters:
         kwargs[CONTEXT_PARAM] = context
+    # What the tool changes before a wait is not kept (the replay redoes it): the context as it was.
+    before = copy.deepcopy(context.data)
+    if interactions is not None:
+        interactions.start()
     try:
-        result = tool.function(**kwargs)
-        if inspect.isawaitable(result):
-            result = asyncio.run(_awaited(result))
+        with executing(call, interactions) if call is not None else _nothing():
+            result = _call(tool, kwargs)
+    except UIWait:
+        result = None
     except Exception as exc:
-        LOG.warning("auto-invoked tool %s of %s failed", name, agent, exc_info=True)
-        return name, f"{type(exc).__name__}: {exc}", True
-    text = result if isinstance(result, str) else json.dumps(result, default=str)
-    return name, text, False
+        if interactions is None or interactions.pending is None:
+            LOG.warning("auto-invoked tool %s of %s failed", name, agent, exc_info=True)
+            outcome.text, outcome.is_error = f"{type(exc).__name__}: {exc}", True
+            return outcome
+        result = None  # the tool swallowed its wait and failed after: the wait wins
+    if interactions is not None and interactions.pending is not None:
+        context.data.clear()
+        context.data.update(before)
+        outcome.wait = interactions.pending
+        return outcome
+    outcome.text = result if isinstance(result, str) else json.dumps(result, default=str)
+    return outcome
+
+
+def _call(tool: LoadedTool, kwargs: dict[str, Any]) -> Any:
+    if tool.is_ui:
+        # This runtime's own UI tools: the function builds what the client shows, the answer is the result.
+        payload = tool.function(**kwargs)
+        if not isinstance(payload, dict):
+            payload = {"value": payload}
+        ui = tool.spec.ui
+        component = ui.component if ui is not None and ui.component else tool.spec.name
+        display = str(ui.mode) if ui is not None and ui.mode else None
+        answer = ask_ui(component, payload, display=display)  # type: ignore[arg-type]
+        if tool.result_function is None:
+            return answer
+        if CONTEXT_PARAM in inspect.signature(tool.result_function).parameters:
+            return tool.result_function(answer, context_variables=kwargs.get(CONTEXT_PARAM))
+        return tool.result_function(answer)
+    result = tool.function(**kwargs)
+    if inspect.isawaitable(result):
+        # asyncio.run copies the current contextvars: ``use_ui_tool`` inside sees the call and its answers.
+        result = asyncio.run(_awaited(result))
+    return result
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 async def _awaited(result: Any) -> Any:
     return await result
 
 
-def auto_tool_events(
-    out: Any, compiled: CompiledWorkflow, agent: str, content: str, context: Any, turn: int
-) -> bool:
-    """Invoke ``agent``'s auto tool on its reply and report the call and its result; True if it ran."""
-    from runtime_core.engine.report import is_visible
-    from runtime_core.events import ToolCallEvent, ToolResult
-    from runtime_core.session import ToolCall
-
-    before = dict(context.to_dict())
-    outcome = invoke(compiled, agent, content, context)
+def run_auto_tool(turn: Turn, agent: str, reply: ChatMessage) -> bool:
+    """The reply's auto tool, right after the reply; True if one ran (or now waits: the step ends)."""
+    outcome = _run(turn, agent, reply)
     if outcome is None:
         return False
-    name, text, is_error = outcome
-    tool = compiled.tools[name]
-    if not is_visible(compiled, agent) and not tool.is_ui:
-        return True
-    spec = compiled.agent(agent)
-    assert spec.output_model is not None
-    data = validated(spec.output_model, content) or {}
-    shown_args = arguments(tool, data, before, agent)
-    call = ToolCall(id=f"auto-{turn}", name=name, arguments=json.dumps(shown_args, default=str))
-    out.emit(ToolCallEvent, agent=agent, call=call, ui=tool.is_ui)
-    out.emit(ToolResult, agent=agent, tool_call_id=call.id, name=name, content=text, is_error=is_error)
+    _report_call(turn, agent, reply, outcome)
+    _finish(turn, agent, reply, outcome)
     return True
+
+
+def resume_auto_tool(turn: Turn) -> ChatMessage:
+    """The step that brings the user's answer: the tool again from the start, with the answers so far."""
+    from runtime_core.engine.pausing import UI_ANSWERS
+
+    pending = turn.state.engine.pop(AUTO_PENDING)
+    agent = str(pending["agent"])
+    reply = turn.state.messages[int(pending["seq"])]
+    turn.handoff_reported = bool(pending.get("handoff_reported", False))
+    outcome = _run(turn, agent, reply)
+    if outcome is None:
+        raise RuntimeError(f"the auto tool of {agent} that waited for the user is no longer invoked")
+    _finish(turn, agent, reply, outcome)
+    turn.state.engine.pop(UI_ANSWERS, None)  # the tool completed: its answers are spent
+    return reply
+
+
+def _run(turn: Turn, agent: str, reply: ChatMessage) -> Outcome | None:
+    name = auto_tool_of(turn.workflow, agent)
+    call = ToolCallInfo(
+        session_id=turn.state.session_id,
+        tool_name=name or "",
+        tool_call_id=_call_id(reply),
+        agent=agent,
+        message_seq=reply.seq,
+    )
+    outcome = invoke(
+        turn.compiled, agent, reply.content or "", turn.chat.context, call, turn.tool_run.interactions
+    )
+    turn.tool_run.guard(f"the auto tool of {agent}")
+    turn._set_context({})
+    return outcome
+
+
+def _call_id(reply: ChatMessage) -> str:
+    return f"auto-{reply.turn}"
+
+
+def _shown(turn: Turn, agent: str, outcome: Outcome) -> bool:
+    from runtime_core.engine.report import is_visible
+
+    tool = turn.compiled.tools[outcome.name]
+    return is_visible(turn.compiled, agent) or tool.is_ui or shows_ui(tool.spec)
+
+
+def _report_call(turn: Turn, agent: str, reply: ChatMessage, outcome: Outcome) -> None:
+    from runtime_core.events import ToolCallEvent
+    from runtime_core.session import ToolCall
+
+    if not _shown(turn, agent, outcome):
+        return
+    arguments = json.dumps(outcome.arguments, default=str)
+    call = ToolCall(id=_call_id(reply), name=outcome.name, arguments=arguments)
+    turn.out.emit(ToolCallEvent, agent=agent, call=call, ui=turn.compiled.tools[outcome.name].is_ui)
+
+
+def _finish(turn: Turn, agent: str, reply: ChatMessage, outcome: Outcome) -> None:
+    """The tool's result reported, or (it waits) the step ends with the request for the user's answer."""
+    from runtime_core.events import InputRequested, ToolResult
+    from runtime_core.session import InputRequest, SessionStatus
+
+    if outcome.wait is not None:
+        from runtime_core.engine.pausing import Finished
+
+        wait = outcome.wait
+        turn.state.engine[AUTO_PENDING] = {
+            "agent": agent,
+            "seq": reply.seq,
+            "handoff_reported": turn.handoff_reported,
+        }
+        request = InputRequest(
+            request_id=turn._request_id(),
+            kind="ui_tool",
+            prompt=turn.compiled.tools[outcome.name].spec.description,
+            agent=agent,
+            tool_name=outcome.name,
+            tool_call_id=_call_id(reply),
+            arguments=json.loads(json.dumps(outcome.arguments, default=str)),
+            ui=wait.payload,
+            component=wait.component,
+            display=wait.display,
+        )
+        turn.state.pending_input = request
+        turn.state.next_speaker = agent
+        turn.state.status = SessionStatus.awaiting_input
+        turn.final = (InputRequested, {"request": request})
+        raise Finished
+    if _shown(turn, agent, outcome):
+        turn.out.emit(
+            ToolResult,
+            agent=agent,
+            tool_call_id=_call_id(reply),
+            name=outcome.name,
+            content=outcome.text,
+            is_error=outcome.is_error,
+        )

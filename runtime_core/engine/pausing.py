@@ -16,6 +16,7 @@ import copy
 import json
 from typing import TYPE_CHECKING
 
+from runtime_core.engine.auto_tools import AUTO_PENDING, resume_auto_tool
 from runtime_core.engine.failures import UIToolFailed
 from runtime_core.engine.toolbox import ui_payload
 from runtime_core.engine.triggers import ui_response_updates
@@ -53,6 +54,12 @@ class Asking:
         self.tool_run.interactions.answers = answers
         self._set_context(ui_response_updates(self.workflow, pending.tool_name, data))
         self._user_message_event(self.user_input.text or json.dumps(data))
+        if AUTO_PENDING in self.state.engine:
+            # The answer to an auto-invoked tool's wait: the tool again, then the rest of its reply's turn.
+            reply = resume_auto_tool(self)
+            self._report_context()
+            self._reply_done(reply.speaker, reply)
+            return
         caller = pending.agent or ""
         unanswered = [c for c in self._ui_calls(self._caller_reply()) if c.id not in answers]
         if unanswered:

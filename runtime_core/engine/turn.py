@@ -12,7 +12,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-from runtime_core.engine.auto_tools import auto_tool_events
+from runtime_core.engine.auto_tools import run_auto_tool
 from runtime_core.engine.compiler import CompiledWorkflow
 from runtime_core.engine.greeting import greet, greets
 from runtime_core.engine.history import detach, fork
@@ -193,11 +193,9 @@ class Turn(Asking):
             self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff, hidden=hidden
         ):
             self.handoff_reported = True
-        if not chat.tool_calls and auto_tool_events(
-            self.out, self.compiled, speaker.name, chat.content or "", self.chat.context, self.state.turn
-        ):
-            self.tool_run.guard(f"the auto tool of {speaker.name}")
-            self._set_context({})
+        if not chat.tool_calls:
+            # An auto_tool_mode agent's output invokes its tool (a UI tool's wait ends the step here).
+            run_auto_tool(self, speaker.name, chat)
         if chat.tool_calls:
             ui = self._ui_calls(chat)
             if ui:
@@ -210,12 +208,16 @@ class Turn(Asking):
             }
             self.state.next_speaker = self.chat.executor.name
             return
-        self._check_termination(speaker.name, chat)
+        self._reply_done(speaker.name, chat)
+
+    def _reply_done(self, agent: str, chat: ChatMessage) -> None:
+        """A reply without tool calls (its auto tool, if any, done): the turn passes on."""
+        self._check_termination(agent, chat)
         if self.state.turn >= self.workflow.orchestrator.max_turns:
             # Checked before selecting: an auto selection would be a model call nobody needs.
             self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")
-        self._after_reply(speaker.name)
-        self._hand_on(self._select(speaker))
+        self._after_reply(agent)
+        self._hand_on(self._select(self.chat.participant(agent)))
 
     def _turn_attributes(self, agent: str) -> dict[str, Any]:
         return {

@@ -47,32 +47,25 @@ def _context_sources(wf: Workflow) -> Iterator[Finding]:
             )
 
 
-def _shows_ui(tool: Tool) -> bool:
-    """A UI tool: kind ui, or (original dialect) a tool with a ui component that waits for the user."""
-    return tool.kind == ToolKind.ui or (tool.ui is not None and tool.ui.component is not None)
-
-
-def _auto_tool_mode(wf: Workflow) -> Iterator[Finding]:
+def _auto_tool_without_tool(wf: Workflow) -> Iterator[Finding]:
+    """Not pending: the original's own behaviour (no tool bound, the output stays a message), said once."""
     for index, agent in enumerate(wf.agents):
         if not agent.auto_tool_mode or agent.structured_output is None:
             # Without a model it calls its tools itself (a warning of the original dialect's loader).
             continue
         tools = [t for t in wf.tools if agent.name in t.agents or t.name in agent.tools]
-        invoked = [t for t in tools if t.auto_invoke or (t.auto_invoke is None and _shows_ui(t))]
-        if not invoked:
+        if not any(t.auto_invoke or (t.auto_invoke is None and _shows_ui(t)) for t in tools):
             yield (
                 "agents.yaml",
                 ("agents", index, "auto_tool_mode"),
-                f"auto_tool_mode: {agent.name} has no auto_invoke tool; its structured output invokes none "
-                "(and it gets no tools)",
+                f"auto_tool_mode: {agent.name} has no auto_invoke tool (nor a UI tool); as in the original "
+                "runtime it gets no tools and its structured output is only a message",
             )
-        elif _shows_ui(invoked[0]):
-            yield (
-                "agents.yaml",
-                ("agents", index, "auto_tool_mode"),
-                f"auto_tool_mode with the UI tool {invoked[0].name}: {_NOT_YET}; its structured output "
-                "invokes none",
-            )
+
+
+def _shows_ui(tool: Tool) -> bool:
+    """A UI tool: kind ui, or (original dialect) a tool with a ui component that waits for the user."""
+    return tool.kind == ToolKind.ui or (tool.ui is not None and tool.ui.component is not None)
 
 
 def _user_handoffs(wf: Workflow) -> Iterator[Finding]:
@@ -114,17 +107,20 @@ def _runtime_extensions(wf: Workflow) -> Iterator[Finding]:
 
 PENDING: tuple[PendingFeature, ...] = (
     PendingFeature("context_sources", _context_sources),
-    PendingFeature("auto_tool_mode", _auto_tool_mode),
     PendingFeature("user_handoffs", _user_handoffs),
     PendingFeature("greeting", _greeting),
     PendingFeature("runtime_extensions", _runtime_extensions),
 )
 
 
+# Settings that run, but not as a reader might expect: what the runtime does is said once, with file and line.
+NOTICES: tuple[PendingFeature, ...] = (PendingFeature("auto_tool_without_tool", _auto_tool_without_tool),)
+
+
 def pending_warnings(workflow: Workflow, lines: dict[str, LineMap]) -> list[WorkflowError]:
-    """One warning per loaded-but-not-run setting of ``workflow``."""
+    """One warning per loaded-but-not-run setting of ``workflow``, and per notice."""
     out = []
-    for feature in PENDING:
+    for feature in (*PENDING, *NOTICES):
         for file, path, message in feature.find(workflow):
             line_map = lines.get(file)
             line = line_map.line_of(path) if line_map is not None else None

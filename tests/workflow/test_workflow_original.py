@@ -115,7 +115,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     got = [(w.file, w.line, w.field) for w in result.warnings]
     assert got == [
         ("orchestrator.yaml", 8, "runtime_extensions[0]"),
-        ("agents.yaml", 8, "agents[0].auto_tool_mode"),
         ("context_variables.yaml", 34, "definitions.market_size.source.type"),
         ("notes.json", None, ""),
     ]
@@ -123,7 +122,6 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     for needle in (
         "runtime extension api_router",
         "source external",
-        "auto_tool_mode",
         "not a workflow file",
     ):
         assert needle in messages

@@ -1,0 +1,131 @@
+"""``auto_tool_mode`` with a UI tool, as in the original MozaiksAI runtime: the agent's validated structured
+output invokes its UI_Tool, which asks the user mid-body (``use_ui_tool``); the step ends at the wait, the
+answer comes back on the next step, where the tool runs again from the start (replay) and completes.
+
+``tests/engine/original/PlanDesk``: the Drafter's output invokes review_plan; the decision it writes into the
+context hands the turn to the Closer. One step per fresh process equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from engine_kit import comparable, events_of, speakers
+
+from runtime_core.engine.driver import Carry, drive, scripted_inputs
+from runtime_core.llm.script import load_script
+from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.session import SessionStatus, new_session
+from runtime_core.workflow import load_workflow
+from runtime_core.workflow.loader import check_workflow_report
+
+PLANDESK = Path(__file__).parent / "original" / "PlanDesk"
+
+
+def _run(carry: Carry, folder: Path = PLANDESK):
+    workflow = load_workflow(folder)
+    script_path = folder / "script.yaml"
+    script = load_script(script_path)
+    state = new_session(workflow, "pd-1", app_id="acme", user_id="u-7")
+    return drive(
+        workflow,
+        ScriptedModel(script),
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        state=state,
+        script_path=script_path,
+    )
+
+
+def test_the_structured_output_asks_the_ui_and_the_answer_is_the_tools_result() -> None:
+    run = _run(Carry.memory)
+
+    assert run.state.status == SessionStatus.completed
+    # Outside AG2's transcript, as in the original: the Drafter's reply, then the Closer.
+    assert speakers(run) == ["user", "Drafter", "Closer"]
+    (request,) = [e.request for e in events_of(run, "input_request")]
+    assert (request.kind, request.agent, request.tool_name) == ("ui_tool", "Drafter", "review_plan")
+    assert (request.component, request.display) == ("PlanReview", "artifact")
+    assert request.ui == {
+        "title": "Beta rollout",
+        "stages": ["staff", "beta", "all"],
+        "message": "Please review.",
+    }
+    # The output's fields by parameter name (Stages -> stages), chat_id from the runtime.
+    assert request.arguments == {
+        "title": "Beta rollout",
+        "stages": ["staff", "beta", "all"],
+        "agent_message": "Please review.",
+        "chat_id": "pd-1",
+    }
+    (call,) = events_of(run, "tool_call")
+    assert (call.agent, call.call.name, call.call.id) == ("Drafter", "review_plan", request.tool_call_id)
+    (result,) = events_of(run, "tool_result")
+    assert result.tool_call_id == request.tool_call_id and not result.is_error
+    assert json.loads(result.content) == {"status": "success", "decision": "approved", "stages": 3}
+    context = run.state.context_variables
+    # The code before the wait ran twice (ask, then replay); only the completed run's change was kept.
+    assert (context["plan_status"], context["reviews_started"], context["review_choice"]) == (
+        "approved",
+        1,
+        "approved",
+    )
+    kinds = [e.type for e in run.events]
+    assert kinds.index("tool_call") < kinds.index("input_request") < kinds.index("tool_result")
+
+
+def test_a_rejected_plan_goes_back_to_the_user(tmp_path: Path) -> None:
+    folder = tmp_path / "PlanDesk"
+    shutil.copytree(PLANDESK, folder)
+    script = folder / "script.yaml"
+    script.write_text(script.read_text().replace("decision: approved", "decision: rejected"))
+
+    run = _run(Carry.memory, folder)
+
+    assert run.state.status == SessionStatus.awaiting_input
+    assert run.state.pending_input is not None and run.state.pending_input.kind == "user_turn"
+    assert run.state.context_variables["plan_status"] == "rejected"
+    assert speakers(run) == ["user", "Drafter"]
+
+
+def test_plandesk_validates_without_a_not_yet_run_warning() -> None:
+    checked = check_workflow_report(PLANDESK)
+
+    assert checked.errors == []
+    assert [w for w in checked.warnings if "auto_tool_mode" in (w.field or "")] == []
+
+
+@pytest.mark.parametrize("carry", [Carry.json, Carry.process])
+def test_one_step_per_round_trip_equals_uninterrupted(carry: Carry) -> None:
+    in_memory = _run(Carry.memory)
+    resumed = _run(carry)
+
+    assert in_memory.steps >= 2
+    assert resumed.steps == in_memory.steps
+    assert comparable(resumed) == comparable(in_memory)
+
+
+def test_without_an_auto_invoke_tool_the_output_is_only_a_message(tmp_path: Path) -> None:
+    # The original bound no tool (it logged so) and the agent had no tools: the output stays a message.
+    folder = tmp_path / "PlanDesk"
+    shutil.copytree(PLANDESK, folder)
+    tools = folder / "tools.yaml"
+    tools.write_text(
+        tools.read_text().replace(
+            "    tool_type: UI_Tool\n", "    tool_type: UI_Tool\n    auto_invoke: false\n"
+        )
+    )
+
+    checked = check_workflow_report(folder)
+    (notice,) = [w for w in checked.warnings if w.field == "agents.Drafter.auto_tool_mode"]
+    assert (notice.file, notice.line) == ("agents.yaml", 8)
+    assert "only a message" in notice.message
+    run = _run(Carry.memory, folder)
+
+    assert events_of(run, "tool_call") == [] and events_of(run, "tool_result") == []
+    assert run.state.pending_input is not None and run.state.pending_input.kind == "user_turn"
+    assert run.state.context_variables["plan_status"] is None
+    assert "tools" not in json.loads(run.model_requests[0].body)
