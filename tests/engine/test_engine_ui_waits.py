@@ -307,6 +307,14 @@ def test_several_ui_tools_of_one_reply_resume_exactly_through_json(tmp_path: Pat
     assert comparable(through_json) == comparable(in_memory)
 
 
+def test_several_ui_tools_of_one_reply_resume_exactly_in_fresh_processes(tmp_path: Path) -> None:
+    in_memory = _two_ui(tmp_path / "m", Carry.memory)
+    fresh = _two_ui(tmp_path / "p", Carry.process)
+
+    assert fresh.steps == in_memory.steps
+    assert comparable(fresh) == comparable(in_memory)
+
+
 MIXED = '''
 from runtime_core.tools import ask_ui
 
@@ -375,6 +383,16 @@ def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_asks_both_then_goes_on(tmp
 @pytest.mark.usefixtures("engine_mode")
 def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_resumes_exactly(tmp_path: Path) -> None:
     assert comparable(_mixed(tmp_path / "j", Carry.json)) == comparable(_mixed(tmp_path / "m", Carry.memory))
+
+
+def test_a_ui_tool_and_a_waiting_tool_of_one_reply_resume_exactly_in_fresh_processes(
+    tmp_path: Path,
+) -> None:
+    in_memory = _mixed(tmp_path / "m", Carry.memory)
+    fresh = _mixed(tmp_path / "p", Carry.process)
+
+    assert fresh.steps == in_memory.steps
+    assert comparable(fresh) == comparable(in_memory)
 
 
 def test_platform_services_load_and_fail_clearly_when_used() -> None:
