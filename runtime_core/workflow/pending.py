@@ -105,11 +105,23 @@ def _runtime_extensions(wf: Workflow) -> Iterator[Finding]:
         )
 
 
+def _human_input(wf: Workflow) -> Iterator[Finding]:
+    for index, agent in enumerate(wf.agents):
+        if agent.human_input_mode in ("ALWAYS", "TERMINATE"):
+            yield (
+                "agents.yaml",
+                ("agents", index, "human_input_mode"),
+                f"human_input_mode {agent.human_input_mode}: {_NOT_YET}; {agent.name} replies on its own "
+                "(as with NEVER), the user is asked only where handoffs or UI tools ask",
+            )
+
+
 PENDING: tuple[PendingFeature, ...] = (
     PendingFeature("context_sources", _context_sources),
     PendingFeature("user_handoffs", _user_handoffs),
     PendingFeature("greeting", _greeting),
     PendingFeature("runtime_extensions", _runtime_extensions),
+    PendingFeature("human_input_mode", _human_input),
 )
 
 

@@ -130,6 +130,8 @@ class Agent(Strict):
     """Name of a model in structured_outputs.yaml the agent's replies must follow."""
     max_consecutive_auto_reply: Annotated[int, Field(ge=0)] | None = None
     """Most replies in a row without another speaker."""
+    human_input_mode: Literal["NEVER", "ALWAYS", "TERMINATE"] | None = None
+    """Original dialect (early): AG2's human_input_mode; NEVER is how every agent here replies."""
     streaming: bool | None = None
     """Stream this agent's replies as they are written; the orchestrator's streaming when unset."""
     auto_tool_mode: bool = False

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime_core.workflow.errors import WorkflowError
-from runtime_core.workflow.original import orchestration, outputs, resources
+from runtime_core.workflow.original import early_files, early_tools, orchestration, outputs, resources
 from runtime_core.workflow.original.detect import is_original
 from runtime_core.workflow.original.mapping import Translation, entries, rename_field, truthy
 from runtime_core.workflow.suggestions import did_you_mean
@@ -55,25 +55,46 @@ def translate_folder(folder_name: str, parsed: dict[str, Parsed]) -> FolderTrans
         return result
     exposure: dict[str, Any] = {}
     registry: dict[str, Any] = {}
+    owners: list[Any] | None = None
     for name, p in parsed.items():
         if not isinstance(p.data, dict) or name == UI_CONFIG:
             continue
         if name == "orchestrator.yaml" and (name in marked or not _current_orchestrator(p.data)):
             result.files[name] = orchestration.orchestrator(p.data, p.lines, folder_name)
+            early_files.orchestrator_recipient(result.files[name], p.data)
         elif name not in marked:
             continue
         elif name == "agents.yaml":
             result.files[name] = orchestration.agents(p.data, p.lines)
+        elif name == "handoffs.yaml" and early_files.is_early_handoffs(p.data):
+            data, lines, renames = early_files.handoffs(p.data, p.lines)
+            result.files[name] = early_files.finish_handoffs(orchestration.handoffs(data, lines), renames)
         elif name == "handoffs.yaml":
             result.files[name] = orchestration.handoffs(p.data, p.lines)
+        elif name == "tools.yaml" and early_tools.is_early_tools(p.data):
+            result.files[name], owners = early_tools.tools(
+                p.data, p.lines, _workflow_names(folder_name, parsed)
+            )
         elif name == "tools.yaml":
             result.files[name] = resources.tools(p.data, p.lines)
         elif name == "hooks.yaml":
             result.files[name] = resources.hooks(p.data, p.lines)
+        elif name == "context_variables.yaml" and early_files.is_early_variables(p.data):
+            result.files[name] = early_files.context_variables(p.data, p.lines)
         elif name == "context_variables.yaml":
             result.files[name], exposure = resources.context_variables(p.data, p.lines)
         elif name == "structured_outputs.yaml":
             result.files[name], registry = outputs.structured_outputs(p.data, p.lines)
+    if owners is not None:
+        early_tools.assign_agents(result.files["tools.yaml"], owners, _agent_names(result, parsed))
+    agents_source = parsed.get("agents.yaml")
+    if (
+        "agents.yaml" in result.files
+        and agents_source is not None
+        and early_files.is_early_agents(agents_source.data)
+    ):
+        # The early dialect's registry is keyed by flow (an agent's llm_config_type), not by agent.
+        registry = early_files.agents_fields(result.files["agents.yaml"], registry)
     _single_agent_auto(result, parsed)
     _orchestrator_visual_agents(result, parsed)
     _ui_config(result, parsed)
@@ -83,6 +104,19 @@ def translate_folder(folder_name: str, parsed: dict[str, Parsed]) -> FolderTrans
         result.errors.extend(translation.errors)
         result.warnings.extend(translation.warnings)
     return result
+
+
+def _workflow_names(folder_name: str, parsed: dict[str, Parsed]) -> set[str]:
+    """The names a tool path may import this workflow under: ``workflows.<folder or workflow_name>``."""
+    names = {folder_name}
+    source = parsed.get("orchestrator.yaml")
+    if (
+        source is not None
+        and isinstance(source.data, dict)
+        and isinstance(source.data.get("workflow_name"), str)
+    ):
+        names.add(source.data["workflow_name"])
+    return names
 
 
 def _current_orchestrator(data: dict[str, Any]) -> bool:

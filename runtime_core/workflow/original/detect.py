@@ -37,15 +37,17 @@ def is_original(name: str, data: Any) -> bool:
             return True
         return any(_AGENT_KEYS & entry.keys() for entry in _list_of_dicts(agents))
     if name == "handoffs.yaml":
-        return "handoff_rules" in data
+        return "handoff_rules" in data or isinstance(data.get("handoffs"), dict)
     if name == "tools.yaml":
         tools = _list_of_dicts(data.get("tools"))
+        if "backend_tools" in data or "ui_tools" in data or isinstance(data.get("lifecycle_tools"), dict):
+            return True  # the early dialect (runtime_core.workflow.original.early_tools)
         return any(_TOOL_KEYS & entry.keys() for entry in tools) or (
             "lifecycle_tools" in data
             and any("tool_type" in e for e in _list_of_dicts(data["lifecycle_tools"]))
         )
     if name == "context_variables.yaml":
-        return "definitions" in data
+        return "definitions" in data or isinstance(data.get("context_variables"), dict)
     if name == "structured_outputs.yaml":
         return "structured_outputs" in data or "registry" in data or isinstance(data.get("models"), dict)
     if name == "hooks.yaml":

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from runtime_core.workflow.original.schema_early import EARLY_MODELS
 from runtime_core.workflow.spec_base import Strict, ToolUI
 
 Names = list[str]
@@ -40,6 +41,8 @@ class OriginalOrchestrator(Strict):
     """Greeting for the user; the opening message when initial_message is unset."""
     initial_agent: str | None = None
     """Agent that speaks first."""
+    recipient: str | None = None
+    """Early dialect: the agent the opening message is for (the initial agent)."""
     visual_agents: Names | None = None
     """Agents whose output reaches the user (user may be listed)."""
     runtime_extensions: list[dict[str, Any]] | None = None
@@ -76,6 +79,10 @@ class OriginalAgent(Strict):
     """Structured output invokes the agent's auto_invoke tool."""
     structured_outputs_required: bool = False
     """Replies follow the registry's model."""
+    llm_config_type: str = "base"
+    """Early dialect: a flow of structured_outputs.yaml's registry (base: the plain model config)."""
+    human_input_mode: Literal["NEVER", "ALWAYS", "TERMINATE"] = "NEVER"
+    """Early dialect: AG2's human_input_mode (ALWAYS, TERMINATE: loaded, not yet run)."""
 
 
 class OriginalAgentsFile(Strict):
@@ -282,4 +289,5 @@ ORIGINAL_MODELS: dict[str, tuple[str, type[Strict]]] = {
     "original/structured_outputs": ("structured_outputs.yaml", OriginalStructuredOutputsFile),
     "original/hooks": ("hooks.yaml", OriginalHooksFile),
     "original/ui_config": ("ui_config.yaml", OriginalUIConfig),
+    **EARLY_MODELS,
 }
