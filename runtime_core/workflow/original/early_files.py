@@ -15,7 +15,8 @@ dialect in a few fields; each is read here with the meaning that runtime gave it
   checked before the agent replies;
 - context_variables.yaml: ``context_variables: {variables: [...]}``, each ``name``, ``description``,
   ``default_value`` and optionally ``database`` (``collection``, ``query``, ``field`` defaulting to
-  ``content``): the field of the first matching document, read when the chat starts.
+  ``content``): the field of the first matching document of the database the runtime was configured with
+  (``autogen_ai_agents`` by default), read when the chat starts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
 
 HUMAN_INPUT_MODES = ("NEVER", "ALWAYS", "TERMINATE")
 BASE_FLOW = "base"
+EARLY_DATABASE = "autogen_ai_agents"
 
 
 def is_early_handoffs(data: Any) -> bool:
@@ -237,12 +239,15 @@ def _database(w: Writer, at: FieldPath, position: FieldPath, database: Any, var:
     var["source"] = "data_reference"
     w.map((*position, "source"), db_at)
     reference = {
+        # The original read MONGODB_DATABASE_NAME (or its Key Vault secret) with this default.
+        "database_name": EARLY_DATABASE,
         "collection": database["collection"],
         "query_template": database.get("query") or {},
         "fields": [database.get("field") or "content"],
     }
     var["reference"] = reference
     w.map((*position, "reference"), db_at)
+    w.map((*position, "reference", "database_name"), db_at)
     w.map((*position, "reference", "collection"), (*db_at, "collection"))
     w.copy_lines((*position, "reference", "query_template"), (*db_at, "query"), reference["query_template"])
     w.map((*position, "reference", "fields"), (*db_at, "field"))
