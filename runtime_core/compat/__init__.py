@@ -6,8 +6,10 @@ waiting for the answer (``mozaiksai.core.workflow.outputs.ui_tools.use_ui_tool``
 (``logs.logging_config.get_workflow_logger``, ``logs.tools_logs``), a few platform services, and modules of
 their own workflow as ``workflows.<Name>.tools.<module>``. ``install()`` (the engine calls it before it
 imports tool modules) puts an import hook on ``sys.meta_path`` that serves those names from this package's
-own implementations (``ui_tools``, ``logging_config``, ``tools_logs``, ``platform``) and
-``workflows.<Name>`` from the folder of each workflow the engine loaded (``register_workflow``).
+own implementations (``ui_tools``, ``logging_config``, ``tools_logs``, ``platform``),
+``workflows.<Name>`` from the folder of each workflow the engine loaded (``register_workflow``), and
+``workflows._shared`` from the ``_shared`` folder beside the workflow folders (the original's modules shared
+by several workflows). A folder with an ``__init__.py`` runs it, as a regular package does.
 
 Precedence: ``mozaiksai.*``, ``mozaiks_infra.*``, ``mozaiks_platform.*`` and ``workflows.<a loaded
 workflow>`` are served first; the generic names
@@ -19,6 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import threading
 from pathlib import Path
@@ -90,8 +93,16 @@ def _front_spec(fullname: str) -> importlib.machinery.ModuleSpec | None:
     if parts[0] == WORKFLOWS and len(parts) == 2:
         with _LOCK:
             root = _ROOTS.get(parts[1])
+        if root is None:
+            return None
+        init = root / "__init__.py"
+        if init.is_file():
+            # A folder with an __init__.py is a regular package, as Python made it for the original runtime.
+            return importlib.util.spec_from_file_location(
+                fullname, init, submodule_search_locations=[str(root)]
+            )
         # Deeper names resolve inside this package's folder through the normal path finder.
-        return _package(fullname, [str(root)]) if root is not None else None
+        return _package(fullname, [str(root)])
     if parts[0] in ("mozaiksai", "mozaiks_infra", "mozaiks_platform"):
         return _alias_spec(fullname)
     return None

@@ -42,6 +42,7 @@ from runtime_core.engine.runtime_context import restore_runtime
 from runtime_core.telemetry import tracing
 from runtime_core.tools import Display, Interactions, ToolCallInfo, UIWait, executing
 from runtime_core.workflow.spec import Tool, ToolKind, Workflow
+from runtime_core.workflow.tool_source import SHARED_DIR
 
 CONTEXT_PARAM = "context_variables"
 
@@ -76,6 +77,11 @@ def load_tools(workflow: Workflow) -> dict[str, LoadedTool]:
     compat.install()
     compat.register_workflow(workflow.root.name, workflow.root)
     compat.register_workflow(workflow.name, workflow.root)
+    # The original's modules shared by several workflows: ``workflows._shared.x`` from the folder beside the
+    # workflow folders (validate checks the imported modules are there: workflow.tool_source).
+    shared = workflow.root.parent / SHARED_DIR
+    if shared.is_dir() and shared.resolve().is_relative_to(workflow.root.parent.resolve()):
+        compat.register_workflow(SHARED_DIR, shared)
     modules: dict[str, ModuleType] = {}
     tools: dict[str, LoadedTool] = {}
     for spec in workflow.tools:

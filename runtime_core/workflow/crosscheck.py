@@ -223,6 +223,12 @@ def _check_expression(report: _Report, path: FieldPath, expression: str, variabl
         )
 
 
+def _own_names(files: Files) -> frozenset[str]:
+    """Names (besides its folder's) by which ``workflows.<name>`` serves the workflow's own folder."""
+    orchestrator = files.orchestrator
+    return frozenset([orchestrator.workflow_name] if orchestrator is not None else [])
+
+
 def _check_tools(report: _Report, files: Files, agents: list[str] | None, root: Path) -> None:
     file = "tools.yaml"
     _duplicates(report, file, "tools", files.tools, "tool")
@@ -253,7 +259,7 @@ def _check_tools(report: _Report, files: Files, agents: list[str] | None, root: 
             continue
         first_use = tool.file not in sources
         if first_use:
-            sources[tool.file] = read_tool_source(root, tool.file)
+            sources[tool.file] = read_tool_source(root, tool.file, _own_names(files))
         source = sources[tool.file]
         for problem in source.problems:
             if problem.line is None:

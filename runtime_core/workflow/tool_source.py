@@ -7,10 +7,15 @@ module-level code, so everything here reads the syntax tree only.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 TOOLS_DIR = "tools"
+# The original MozaiksAI runtime's tools import modules shared by several workflows from the folder
+# ``_shared`` beside the workflow folders, as ``workflows._shared.<module>`` (engine.toolbox serves it).
+WORKFLOWS_PACKAGE = "workflows"
+SHARED_DIR = "_shared"
 # AG2 injects this parameter itself; it is not part of the tool's JSON schema.
 CONTEXT_PARAM = "context_variables"
 MAX_TOOL_BYTES = 1_000_000
@@ -70,7 +75,9 @@ class ToolSource:
     problems: list[SourceProblem]
 
 
-def read_tool_source(root: Path, file: str) -> ToolSource:
+def read_tool_source(root: Path, file: str, own_names: frozenset[str] = frozenset()) -> ToolSource:
+    """``file`` of the workflow in ``root`` parsed; ``own_names``: names ``workflows.<name>`` serves the
+    workflow's own folder by (its folder name always does)."""
     path = root / file
     # Symlinks could point outside the folder even when the written path does not.
     try:
@@ -112,4 +119,68 @@ def read_tool_source(root: Path, file: str) -> ToolSource:
     }
     # ``from __future__ import annotations`` is fine: the engine resolves the annotations in the module's
     # namespace before AG2 builds the tool schema (engine.toolbox).
-    return ToolSource(functions, [])
+    return ToolSource(functions, import_problems(tree, root, own_names | {root.name}))
+
+
+def _workflows_imports(tree: ast.Module) -> Iterator[tuple[list[str], int, bool]]:
+    """Each module a ``workflows.*`` import names (its parts), the import's line, and whether its last part
+    may be a name of the package rather than a module (``from workflows._shared import x``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == WORKFLOWS_PACKAGE:
+                    yield alias.name.split("."), node.lineno, False
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] != WORKFLOWS_PACKAGE:
+                continue
+            if len(parts) == 2 and parts[1] == SHARED_DIR:
+                # ``from workflows._shared import x``: x is a module of the folder or a name of its __init__.
+                for alias in node.names:
+                    yield [*parts, alias.name], node.lineno, True
+            else:
+                yield parts, node.lineno, False
+
+
+def import_problems(tree: ast.Module, root: Path, own_names: frozenset[str]) -> list[SourceProblem]:
+    """``workflows.*`` imports the engine cannot serve: another workflow's modules, and modules missing from
+    the ``_shared`` folder beside the workflow's folder (the workflows root)."""
+    problems = []
+    for parts, line, may_be_name in _workflows_imports(tree):
+        module = ".".join(parts)
+        if len(parts) < 2 or parts[1] in own_names:
+            continue
+        if parts[1] != SHARED_DIR:
+            problems.append(
+                SourceProblem(
+                    f"imports {WORKFLOWS_PACKAGE}.{parts[1]}, another workflow's module: a tool may import "
+                    f"its own workflow's modules and those of {WORKFLOWS_PACKAGE}/{SHARED_DIR} (a folder "
+                    "beside the workflow folders); move the shared code there",
+                    line,
+                )
+            )
+            continue
+        missing = _missing_shared(root.parent / SHARED_DIR, parts[2:], root.parent, may_be_name)
+        if missing is not None:
+            problems.append(SourceProblem(f"imports {module}, but {missing}", line))
+    return problems
+
+
+def _missing_shared(shared: Path, parts: list[str], workflows_root: Path, may_be_name: bool) -> str | None:
+    """Why ``workflows._shared.<parts>`` cannot be imported, or None."""
+    if not shared.is_dir():
+        return f"there is no {SHARED_DIR} folder beside the workflow's folder ({shared})"
+    if not shared.resolve().is_relative_to(workflows_root.resolve()):
+        return f"{SHARED_DIR} resolves outside the workflows folder {workflows_root}"
+    if not parts:
+        return None
+    # The last part of ``from workflows._shared import x`` may be a name defined in _shared/__init__.py.
+    *packages, last = parts
+    folder = shared.joinpath(*packages)
+    if not folder.is_dir() and packages:
+        return f"{SHARED_DIR} has no module {'.'.join(packages)}"
+    if (folder / f"{last}.py").is_file() or (folder / last).is_dir():
+        return None
+    if may_be_name and (shared / "__init__.py").is_file():
+        return None
+    return f"{SHARED_DIR} has no module {'.'.join(parts)}"

@@ -3,7 +3,8 @@ output invokes its UI_Tool, which asks the user mid-body (``use_ui_tool``); the 
 answer comes back on the next step, where the tool runs again from the start (replay) and completes.
 
 ``tests/engine/original/PlanDesk``: the Drafter's output invokes review_plan; the decision it writes into the
-context hands the turn to the Closer. One step per fresh process equals an uninterrupted run.
+context hands the turn to the Closer; the tool imports ``workflows._shared.formatting`` (the folder
+``tests/engine/original/_shared``). One step per fresh process equals an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def _run(carry: Carry, folder: Path = PLANDESK):
     )
 
 
+def _copy(tmp_path: Path) -> Path:
+    """PlanDesk in a workflows folder of its own, with the _shared folder beside it."""
+    shutil.copytree(PLANDESK.parent / "_shared", tmp_path / "_shared")
+    return Path(shutil.copytree(PLANDESK, tmp_path / "PlanDesk"))
+
+
 def test_the_structured_output_asks_the_ui_and_the_answer_is_the_tools_result() -> None:
     run = _run(Carry.memory)
 
@@ -49,9 +56,11 @@ def test_the_structured_output_asks_the_ui_and_the_answer_is_the_tools_result() 
     (request,) = [e.request for e in events_of(run, "input_request")]
     assert (request.kind, request.agent, request.tool_name) == ("ui_tool", "Drafter", "review_plan")
     assert (request.component, request.display) == ("PlanReview", "artifact")
+    # ``order`` comes from workflows/_shared (tests/engine/original/_shared), as the original laid it out.
     assert request.ui == {
         "title": "Beta rollout",
         "stages": ["staff", "beta", "all"],
+        "order": "staff -> beta -> all",
         "message": "Please review.",
     }
     # The output's fields by parameter name (Stages -> stages), chat_id from the runtime.
@@ -78,8 +87,7 @@ def test_the_structured_output_asks_the_ui_and_the_answer_is_the_tools_result() 
 
 
 def test_a_rejected_plan_goes_back_to_the_user(tmp_path: Path) -> None:
-    folder = tmp_path / "PlanDesk"
-    shutil.copytree(PLANDESK, folder)
+    folder = _copy(tmp_path)
     script = folder / "script.yaml"
     script.write_text(script.read_text().replace("decision: approved", "decision: rejected"))
 
@@ -110,8 +118,7 @@ def test_one_step_per_round_trip_equals_uninterrupted(carry: Carry) -> None:
 
 def test_without_an_auto_invoke_tool_the_output_is_only_a_message(tmp_path: Path) -> None:
     # The original bound no tool (it logged so) and the agent had no tools: the output stays a message.
-    folder = tmp_path / "PlanDesk"
-    shutil.copytree(PLANDESK, folder)
+    folder = _copy(tmp_path)
     tools = folder / "tools.yaml"
     tools.write_text(
         tools.read_text().replace(
@@ -129,3 +136,14 @@ def test_without_an_auto_invoke_tool_the_output_is_only_a_message(tmp_path: Path
     assert run.state.pending_input is not None and run.state.pending_input.kind == "user_turn"
     assert run.state.context_variables["plan_status"] is None
     assert "tools" not in json.loads(run.model_requests[0].body)
+
+
+def test_a_tool_importing_a_missing_shared_module_is_refused_by_validate(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    shutil.rmtree(tmp_path / "_shared")
+
+    checked = check_workflow_report(folder)
+
+    (error,) = checked.errors
+    assert (error.file, error.line) == ("tools/review.py", 8)
+    assert "imports workflows._shared.formatting, but there is no _shared folder" in error.message

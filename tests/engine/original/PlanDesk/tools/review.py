@@ -1,10 +1,11 @@
-"""Review tool of the PlanDesk test workflow, written the way the original runtime's auto-invoked UI tools are."""
+"""Review tool of the PlanDesk test workflow, written as the original runtime's auto-invoked UI tools are."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mozaiksai.core.workflow.outputs.ui_tools import use_ui_tool
+from workflows._shared.formatting import stage_line
 
 
 async def review_plan(
@@ -19,7 +20,7 @@ async def review_plan(
     context_variables["reviews_started"] = (context_variables.get("reviews_started") or 0) + 1
     response = await use_ui_tool(
         "PlanReview",
-        {"title": title, "stages": stages, "message": agent_message},
+        {"title": title, "stages": stages, "order": stage_line(stages), "message": agent_message},
         chat_id=chat_id,
         workflow_name="PlanDesk",
     )
