@@ -200,6 +200,55 @@ def test_early_agents_orchestrator_and_handoffs_faults(tmp_path: Path) -> None:
     assert "did you mean 'Keeper'" in errors[2][3]
 
 
+def test_a_misspelt_rules_key_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
+    root = _copy(
+        tmp_path,
+        {
+            "handoffs.yaml": """
+            handoffs:
+              handof_rules:
+                - source_agent: Scout
+                  target_agent: Keeper
+            rules: []
+            """
+        },
+    )
+
+    errors, _ = _report(root)
+
+    assert [(f, line, field) for f, line, field, _ in errors] == [
+        ("handoffs.yaml", 2, "handoffs.handof_rules"),
+        ("handoffs.yaml", 5, "rules"),
+    ]
+    assert "did you mean 'handoff_rules'" in errors[0][3]
+
+
+def test_variable_faults_name_the_written_fields(tmp_path: Path) -> None:
+    root = _copy(
+        tmp_path,
+        {
+            "context_variables.yaml": """
+            context_variables:
+              variables:
+                - name: concept
+                  default: x
+                - name: 9lives
+                  database:
+                    colection: concepts
+            """
+        },
+    )
+
+    errors, _ = _report(root)
+
+    assert [(f, line, field) for f, line, field, _ in errors] == [
+        ("context_variables.yaml", 4, "context_variables.variables[0].default"),
+        ("context_variables.yaml", 5, "context_variables.variables[1].name"),
+        ("context_variables.yaml", 6, "context_variables.variables[1].database"),
+    ]
+    assert "did you mean 'default_value'" in errors[0][3]
+
+
 def test_early_agents_handoffs_and_variables_mean_what_they_meant(tmp_path: Path) -> None:
     root = _copy(
         tmp_path,

@@ -68,7 +68,8 @@ def translate_folder(folder_name: str, parsed: dict[str, Parsed]) -> FolderTrans
             result.files[name] = orchestration.agents(p.data, p.lines)
         elif name == "handoffs.yaml" and early_files.is_early_handoffs(p.data):
             data, lines, renames = early_files.handoffs(p.data, p.lines)
-            result.files[name] = early_files.finish_handoffs(orchestration.handoffs(data, lines), renames)
+            translated = orchestration.handoffs(data, lines)
+            result.files[name] = early_files.finish_handoffs(translated, renames, p.data, p.lines)
         elif name == "handoffs.yaml":
             result.files[name] = orchestration.handoffs(p.data, p.lines)
         elif name == "tools.yaml" and early_tools.is_early_tools(p.data):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.original.mapping import Translation, Writer
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
@@ -173,12 +174,27 @@ def _priority(rule: dict[str, Any]) -> float:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else 1
 
 
-def finish_handoffs(translation: Translation, renames: list[tuple[str, str]]) -> Translation:
+def finish_handoffs(
+    translation: Translation, renames: list[tuple[str, str]], data: dict[str, Any], lines: LineMap
+) -> Translation:
     for new, old in renames:
         for key, value in translation.origin.items():
             if value == new:
                 translation.origin[key] = old
-    return _prefixed(translation, "handoffs")
+    translation = _prefixed(translation, "handoffs")
+    # The new top key is also the written one: renaming it would rename every written field again.
+    translation.origin.pop("handoffs", None)
+    # Keys beside the rules were never read: a misspelt ``handoff_rules`` would silently drop every rule.
+    unknown = [((k,), ["handoffs"]) for k in data if k != "handoffs"]
+    unknown += [(("handoffs", k), ["handoff_rules"]) for k in data["handoffs"] if k != "handoff_rules"]
+    for at, known in unknown:
+        translation.errors.append(
+            WorkflowError(
+                file="handoffs.yaml", line=lines.line_of(at), field=format_path(at),
+                message=f"unknown field '{at[-1]}'{did_you_mean(str(at[-1]), known)}",
+            )
+        )  # fmt: skip
+    return translation
 
 
 _VARIABLE_KEYS = {"name", "description", "default_value", "database", "type"}
@@ -224,7 +240,9 @@ def context_variables(data: dict[str, Any], lines: LineMap) -> Translation:
         if "type" not in var:
             var["type"] = _infer_type(var["default"])
         out.append(var)
-    w.map(("context_variables",), ("context_variables", "variables"))
+    # Lines only: ``context_variables`` is also the written top key, and a rename of it would rename the
+    # written fields (``context_variables.variables[0]...``) again.
+    w.out.lines.lines[("context_variables",)] = w.line(("context_variables", "variables"))
     w.out.data = {"context_variables": out}
     return w.out
 
