@@ -354,3 +354,14 @@ def test_early_agents_handoffs_and_variables_mean_what_they_meant(tmp_path: Path
     warned = {(w.file, w.line, w.field) for w in result.warnings}
     assert ("agents.yaml", 8, "agents.Keeper.llm_config_type") in warned
     assert ("agents.yaml", 7, "agents.Keeper.human_input_mode") in warned  # ALWAYS: loaded, not yet run
+
+
+def test_a_variables_mapping_without_variables_is_not_read_as_the_early_dialect(tmp_path: Path) -> None:
+    root = _copy(tmp_path, {"context_variables.yaml": "context_variables:\n  scope:\n    default: null\n"})
+
+    errors, _ = _report(root)
+
+    assert [(f, line, field) for f, line, field, _ in errors] == [
+        ("context_variables.yaml", 1, "context_variables")
+    ]
+    assert "expected a list" in errors[0][3]

@@ -47,7 +47,9 @@ def is_original(name: str, data: Any) -> bool:
             and any("tool_type" in e for e in _list_of_dicts(data["lifecycle_tools"]))
         )
     if name == "context_variables.yaml":
-        return "definitions" in data or isinstance(data.get("context_variables"), dict)
+        block = data.get("context_variables")
+        # The early dialect nests its list: ``context_variables: {variables: [...]}``.
+        return "definitions" in data or (isinstance(block, dict) and "variables" in block)
     if name == "structured_outputs.yaml":
         return "structured_outputs" in data or "registry" in data or isinstance(data.get("models"), dict)
     if name == "hooks.yaml":

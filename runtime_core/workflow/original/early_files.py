@@ -38,7 +38,9 @@ def is_early_handoffs(data: Any) -> bool:
 
 
 def is_early_variables(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("context_variables"), dict)
+    # ``variables`` must be there: a name -> variable mapping under ``context_variables`` is another shape.
+    block = data.get("context_variables") if isinstance(data, dict) else None
+    return isinstance(block, dict) and "variables" in block
 
 
 def is_early_agents(data: Any) -> bool:
