@@ -59,6 +59,8 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-3.5-turbo": (0.50, 1.50),
     # The offline scripted model: free, and named so that a report shows which calls were not real.
     "scripted": (0.0, 0.0),
+    # The offline echo model (runtime_core/llm/echo.py), used when a workflow has no key and no script.
+    "echo": (0.0, 0.0),
 }
 
 

@@ -62,6 +62,8 @@ class ScriptedModel(ModelProvider):
 
     name = "scripted"
     max_retries = 0
+    # The model name the responses report (and usage is priced by); None: the one the request asked for.
+    reported_model: str | None = None
 
     def __init__(self, script: Script, *, chunk_chars: int = 4, pace: float = 0.0) -> None:
         """A request asking for a stream (``llm.streaming``) gets the reply's text in pieces of
@@ -74,6 +76,13 @@ class ScriptedModel(ModelProvider):
 
     def transport(self) -> httpx.BaseTransport:
         return httpx.MockTransport(self._handle)
+
+    def reply_for(self, agent: str, call: int, payload: dict[str, Any]) -> ScriptedReply:
+        """The reply to ``agent``'s call number ``call`` (``payload``: the request's JSON body)."""
+        reply = self.script.reply(agent, call)
+        if reply is None:
+            raise ScriptExhausted(agent, call)
+        return reply
 
     def api_key(self, key_env: str | None) -> str:
         return SCRIPTED_KEY
@@ -92,10 +101,8 @@ class ScriptedModel(ModelProvider):
                 body=body,
             )
         )
-        reply = self.script.reply(agent, call)
-        if reply is None:
-            raise ScriptExhausted(agent, call)
         payload = json.loads(body) if body else {}
+        reply = self.reply_for(agent, call, payload)
         # A prompt costs the same streamed or not: the stream request's extra fields are not prompt tokens.
         prompt_tokens = _tokens(body.replace(STREAM_ON.decode(), STREAM_OFF.decode()))
         message = _message(reply, payload, agent, call)
@@ -107,7 +114,7 @@ class ScriptedModel(ModelProvider):
             "id": f"chatcmpl-scripted-{agent}-{call}",
             "object": "chat.completion",
             "created": 0,
-            "model": payload.get("model", "scripted"),
+            "model": self.reported_model or payload.get("model", "scripted"),
             "choices": [
                 {
                     "index": 0,
