@@ -1,10 +1,11 @@
 """``mozaiks run WORKFLOW``: run a workflow locally, step by step, and print what happens.
 
-WORKFLOW is a folder name under ./workflows or a path. The model is the workflow's ``script.yaml`` (or
-``--script FILE``) replayed offline, unless the workflow's API key variable (default ``OPENAI_API_KEY``) is
-set and no ``--script`` is given: then the real model is called. User inputs come from ``--message`` (in
-order), then the script's ``user_inputs``, then stdin when it is a terminal. A UI tool's answer is typed as
-JSON.
+WORKFLOW is a folder name under ./workflows or a path. The model is, in order: ``--script FILE`` replayed
+offline; the model ``--model`` (or ``MOZAIKS_MODEL``) names, ``echo`` or ``scripted``; the real model when the
+workflow's API key variable (default ``OPENAI_API_KEY``) is set; the workflow's ``script.yaml``; else the
+offline echo model (``runtime_core.llm.echo``), so any valid workflow runs without a key. User inputs
+come from ``--message`` (in order), then the script's ``user_inputs``, then stdin when it is a terminal. A UI
+tool's answer is typed as JSON.
 
 Exit status: 0 when the run completed (or waits for input nobody gave), 1 on an error, 2 when the workflow
 or script is not found.
@@ -39,6 +40,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--script", type=Path, metavar="FILE", help="replay this script (default: script.yaml)"
     )
     parser.add_argument(
+        "--model",
+        choices=["echo", "scripted"],
+        help="run offline on this model: echo (no key, no script needed) or scripted (script.yaml); "
+        "default: MOZAIKS_MODEL, else a real model when its key is set, else script.yaml, else echo",
+    )
+    parser.add_argument(
         "--fresh-process-per-step",
         action="store_true",
         help="run every step in a new Python process, the state passed as JSON",
@@ -64,7 +71,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return EXIT_NOT_FOUND
 
     from runtime_core.engine.driver import Carry, drive, scripted_inputs
-    from runtime_core.llm.choice import SCRIPT_FILE, choose_provider
+    from runtime_core.llm.choice import SCRIPT_FILE, choose_provider, describe_choice
+    from runtime_core.llm.echo import EchoModel
     from runtime_core.llm.provider import ModelConfigError
     from runtime_core.llm.script import Script, ScriptedUserInput
     from runtime_core.llm.scripted import ScriptedModel
@@ -85,13 +93,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"warning: {warning}", file=out)
 
     try:
-        provider = choose_provider(workflow, args.script)
+        provider = choose_provider(workflow, args.script, model=getattr(args, "model", None))
     except (ModelConfigError, OSError) as exc:
         print(f"error: {exc}", file=out)
         return EXIT_NOT_FOUND
     script = provider.script if isinstance(provider, ScriptedModel) else Script()
     script_path = None
-    if isinstance(provider, ScriptedModel):
+    if isinstance(provider, ScriptedModel) and not isinstance(provider, EchoModel):
         script_path = args.script or workflow.root / SCRIPT_FILE
 
     queue = [ScriptedUserInput(text=m) for m in args.message] + list(script.user_inputs)
@@ -105,7 +113,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         line = input(f"{request.prompt or 'You'}> ").strip()
         return scripted_inputs([ScriptedUserInput(text=line)])(request) if line else None
 
-    print(f"▶ {workflow.name} on the {provider.name} model", file=out)
+    print(f"▶ {workflow.name} on {describe_choice(provider, workflow, script_path)}", file=out)
     run_result = drive(
         workflow,
         provider,
@@ -119,7 +127,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(
         f"■ {state.status.value} after {run_result.steps} steps, {len(state.messages)} messages; "
         f"usage: {usage.calls} calls, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion "
-        f"tokens, ${usage.cost:.6f}",
+        f"tokens, ${usage.cost:.6f} ({provider.name} model)",
         file=out,
     )
     if args.transcript:

@@ -301,7 +301,11 @@ class ModelSettings(BaseModel):
 
     model_config = _SETTINGS
 
+    # An offline model for every workflow (MOZAIKS_MODEL=scripted or echo); ``echo``: the echo model.
     scripted: bool = False
+    echo: bool = False
+    # MOZAIKS_OFFLINE_MODEL=echo: a workflow with neither a key nor a script.yaml runs on the echo model.
+    offline_echo: bool = False
     # Whether OPENAI_API_KEY (directly or from its ARN) is available; the key itself stays in the environment,
     # where the OpenAI client reads it.
     has_default_key: bool = False
@@ -310,12 +314,20 @@ class ModelSettings(BaseModel):
     def from_env(cls, env: Environ | None = None, fetch: SecretFetcher | None = None) -> Self:
         r = Reader(env, fetch)
         mode = (r.text("MOZAIKS_MODEL") or "").lower()
-        if mode not in ("", "scripted"):
-            r.fail("MOZAIKS_MODEL", f"must be 'scripted' or unset, got {mode!r}")
+        if mode not in ("", "scripted", "echo"):
+            r.fail("MOZAIKS_MODEL", f"must be 'scripted', 'echo' or unset, got {mode!r}")
+        offline = (r.text("MOZAIKS_OFFLINE_MODEL") or "").lower()
+        if offline not in ("", "echo"):
+            r.fail("MOZAIKS_OFFLINE_MODEL", f"must be 'echo' or unset, got {offline!r}")
         # Resolved now so that an unreadable key ARN fails the cold start, not the first model call.
         key = r.secret("OPENAI_API_KEY")
         r.done()
-        return cls(scripted=mode == "scripted", has_default_key=bool(key))
+        return cls(
+            scripted=mode in ("scripted", "echo"),
+            echo=mode == "echo",
+            offline_echo=offline == "echo",
+            has_default_key=bool(key),
+        )
 
 
 class FrameSettings(BaseModel):

@@ -212,7 +212,15 @@ _DECLARED = [
         name="MOZAIKS_MODEL",
         group=Group.model,
         unset="a real model when the workflow's API key is set, else its script.yaml",
-        doc="`scripted` forces every workflow onto its script.yaml (offline demos and tests).",
+        doc="`scripted` forces every workflow onto its script.yaml (offline demos and tests); `echo` onto "
+        "the offline echo model (placeholder replies, valid structured outputs; see docs/quickstart.md).",
+    ),
+    Variable(
+        name="MOZAIKS_OFFLINE_MODEL",
+        group=Group.model,
+        unset="a workflow with neither an API key nor a script.yaml fails its model calls "
+        "(`mozaiks serve` sets `echo`)",
+        doc="`echo`: a workflow with neither an API key nor a script.yaml runs on the offline echo model.",
     ),
     Variable(
         name="MOZAIKS_PRICES",

@@ -24,6 +24,7 @@ from runtime_core.deltas import DeltaSink
 from runtime_core.engine.step import StepResult, run_step
 from runtime_core.engine.stepper import StepReply, StepRequest
 from runtime_core.events import Event
+from runtime_core.llm.echo import EchoModel
 from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.script import ScriptedUserInput
 from runtime_core.llm.scripted import RecordedRequest, ScriptedModel
@@ -115,7 +116,8 @@ def drive(
     user_input: UserInput | None = None
     for _ in range(max_steps):
         if carry == Carry.process:
-            result, requests = _step_in_process(workflow.root, state, user_input, script_path)
+            echo = isinstance(model, EchoModel)
+            result, requests = _step_in_process(workflow.root, state, user_input, script_path, echo)
             run.model_requests.extend(requests)
         else:
             result = run_step(state, workflow, model, user_input, on_delta=on_delta)
@@ -142,11 +144,14 @@ def drive(
 
 
 def _step_in_process(
-    root: Path, state: SessionState, user_input: UserInput | None, script: Path | None
+    root: Path, state: SessionState, user_input: UserInput | None, script: Path | None, echo: bool = False
 ) -> tuple[StepResult, list[RecordedRequest]]:
-    request = StepRequest(workflow=root, state=state, user_input=user_input, script=script)
-    # A scripted step must not find a key and call a real model by mistake.
-    env = {k: v for k, v in os.environ.items() if script is None or k != "OPENAI_API_KEY"}
+    request = StepRequest(
+        workflow=root, state=state, user_input=user_input, script=script, model="echo" if echo else None
+    )
+    # An offline step must not find a key and call a real model by mistake.
+    offline = script is not None or echo
+    env = {k: v for k, v in os.environ.items() if not offline or k != "OPENAI_API_KEY"}
     done = subprocess.run(
         [sys.executable, "-m", "runtime_core.engine.stepper"],
         input=request.model_dump_json().encode(),

@@ -2,18 +2,20 @@
 
 This is what ``mozaiks run --fresh-process-per-step`` and the resume tests use to prove that a step needs
 nothing but the persisted state: the request carries the workflow path, the state as JSON, the user's input
-and (for offline runs) the script; the reply carries the step result and, for a scripted model, every request
-the model received in this process.
+and (for offline runs) the script or the echo model's name; the reply carries the step result and, for an
+offline model, every request the model received in this process.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
 from runtime_core.engine.step import StepResult, run_step
+from runtime_core.llm.echo import EchoModel
 from runtime_core.llm.provider import ModelProvider, OpenAIModel
 from runtime_core.llm.script import load_script
 from runtime_core.llm.scripted import RecordedRequest, ScriptedModel
@@ -27,6 +29,8 @@ class StepRequest(BaseModel):
     user_input: UserInput | None = None
     # Replay this script offline; without it the step calls the real model configured in the workflow.
     script: Path | None = None
+    # ``echo``: the offline echo model (``llm.echo``), which needs no script.
+    model: Literal["echo"] | None = None
 
 
 class StepReply(BaseModel):
@@ -35,7 +39,13 @@ class StepReply(BaseModel):
 
 
 def serve(request: StepRequest) -> StepReply:
-    provider: ModelProvider = ScriptedModel(load_script(request.script)) if request.script else OpenAIModel()
+    provider: ModelProvider
+    if request.model == "echo":
+        provider = EchoModel()
+    elif request.script:
+        provider = ScriptedModel(load_script(request.script))
+    else:
+        provider = OpenAIModel()
     workflow = load_workflow(request.workflow)
     result = run_step(request.state, workflow, provider, request.user_input)
     recorded = provider.requests if isinstance(provider, ScriptedModel) else []

@@ -2,7 +2,8 @@
 
 * store: MongoDB at ``MONGODB_URI`` if set, else an embedded MongoDB wire server (mongoeco) on a SQLite file
   under the data directory;
-* model: a real OpenAI-compatible model when a workflow's API key variable is set, else its ``script.yaml``;
+* model: a real OpenAI-compatible model when a workflow's API key variable is set, else its ``script.yaml``,
+  else the offline echo model (``MOZAIKS_OFFLINE_MODEL=echo``, set by the launcher);
 * auth: the ``MOZAIKS_JWT_*`` settings when any is set (verified exactly as in AWS), else a development HS256
   secret under the data directory and a ready-made token.
 """
@@ -37,15 +38,26 @@ def choose_auth(data_dir: Path, env: MutableMapping[str, str]) -> tuple[str, Dev
 
 
 def describe_model(key_variables: set[str], env: MutableMapping[str, str]) -> str:
-    if env.get("MOZAIKS_MODEL", "").strip().lower() == "scripted":
+    asked = env.get("MOZAIKS_MODEL", "").strip().lower()
+    if asked == "scripted":
         return "scripted: each workflow's script.yaml, offline (MOZAIKS_MODEL=scripted)"
+    if asked == "echo":
+        return (
+            "echo: offline placeholder replies and valid structured outputs for every workflow "
+            "(MOZAIKS_MODEL=echo)"
+        )
+    fallback = (
+        "; the echo model (offline) for a workflow without one"
+        if env.get("MOZAIKS_OFFLINE_MODEL", "").strip().lower() == "echo"
+        else ""
+    )
     configured = sorted(v for v in key_variables if env.get(v, "").strip())
     if configured:
         base = env.get("OPENAI_BASE_URL", "").strip()
         where = f" at {base}" if base else ""
         return f"real model{where} (API key from {', '.join(configured)})"
     wanted = ", ".join(sorted(key_variables)) or DEFAULT_KEY_VARIABLE
-    return f"scripted: each workflow's script.yaml, offline (set {wanted} for a real model)"
+    return f"scripted: each workflow's script.yaml, offline{fallback} (set {wanted} for a real model)"
 
 
 STORE_FILE = "store.sqlite3"

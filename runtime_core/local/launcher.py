@@ -163,6 +163,8 @@ def serve(
     sock = _bind(options.host, options.port)
     port = sock.getsockname()[1]
     env["MOZAIKS_WORKFLOWS_DIR"] = str(workflows_dir)
+    # Locally, a workflow with neither a key nor a script.yaml still runs: on the echo model (llm.echo).
+    env.setdefault("MOZAIKS_OFFLINE_MODEL", "echo")
     # The worker is told the Management API endpoint in AWS; locally the poster ignores it.
     env.setdefault("MOZAIKS_WS_CALLBACK_URL", f"http://localhost:{port}/local")
     # Step metrics stay on: one EMF line per step, as CloudWatch would receive it (POWERTOOLS_METRICS_DISABLED

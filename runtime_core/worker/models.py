@@ -1,8 +1,12 @@
-"""Which model a worker step runs on: the workflow's script offline, or the real OpenAI-compatible endpoint.
+"""Which model a worker step runs on: the workflow's script offline, the echo model, or the real endpoint.
 
-Scripted when ``MOZAIKS_MODEL=scripted`` or when the workflow's API key variable (default ``OPENAI_API_KEY``)
-is unset; real otherwise. In AWS the key comes from Secrets Manager: ``<VARIABLE>_ARN`` (the template sets
-``OPENAI_API_KEY_ARN``) is resolved once per container into ``<VARIABLE>``.
+``MOZAIKS_MODEL=echo``: the echo model (``llm.echo``). Scripted when ``MOZAIKS_MODEL=scripted`` or when the
+workflow's API key variable (default ``OPENAI_API_KEY``) is unset; real otherwise. A workflow with neither a
+key nor a ``script.yaml`` runs on the echo model when ``MOZAIKS_OFFLINE_MODEL=echo`` (what ``mozaiks serve``
+sets unless told otherwise); without it (AWS) its model calls fail with a message saying what to configure:
+a deployment missing its key must not answer with placeholders. In AWS the key comes from Secrets Manager:
+``<VARIABLE>_ARN`` (the template sets ``OPENAI_API_KEY_ARN``) is resolved once per container into
+``<VARIABLE>``.
 
 The scripted model keys its replies by the per-agent call counts persisted in the
 session, so a fresh provider per step replays the script exactly; only the parsed script is cached (per
@@ -16,12 +20,14 @@ import threading
 from collections.abc import MutableMapping
 
 from runtime_core.config import fetch_secret
+from runtime_core.llm.echo import EchoModel
 from runtime_core.llm.provider import ModelConfigError, ModelProvider, OpenAIModel
 from runtime_core.llm.script import Script, load_script
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.workflow import Workflow
 
 MODEL_VARIABLE = "MOZAIKS_MODEL"
+OFFLINE_VARIABLE = "MOZAIKS_OFFLINE_MODEL"
 SCRIPT_FILE = "script.yaml"
 
 _scripts: dict[tuple[str, str], Script | None] = {}
@@ -56,10 +62,11 @@ def resolve_key_secrets(workflow: Workflow, environ: MutableMapping[str, str] | 
 
 
 def wants_scripted(workflow: Workflow, environ: dict[str, str] | None = None) -> bool:
+    """True for an offline model (scripted or echo)."""
     if environ is None:
         resolve_key_secrets(workflow)
     env = os.environ if environ is None else environ
-    if env.get(MODEL_VARIABLE, "").strip().lower() == "scripted":
+    if env.get(MODEL_VARIABLE, "").strip().lower() in ("scripted", "echo"):
         return True
     key_env = workflow.orchestrator.llm_config.api_key_env
     return not OpenAIModel(environ=dict(env)).has_key(key_env)
@@ -68,7 +75,11 @@ def wants_scripted(workflow: Workflow, environ: dict[str, str] | None = None) ->
 def provider_for(workflow: Workflow) -> ModelProvider:
     if not wants_scripted(workflow):
         return OpenAIModel()
+    if os.environ.get(MODEL_VARIABLE, "").strip().lower() == "echo":
+        return EchoModel()
     script = _script(workflow)
+    if script is None and os.environ.get(OFFLINE_VARIABLE, "").strip().lower() == "echo":
+        return EchoModel()
     if script is None:
         key_env = workflow.orchestrator.llm_config.api_key_env or "OPENAI_API_KEY"
         return _Unavailable(

@@ -208,7 +208,8 @@ def test_each_group_reads_only_its_own_variables() -> None:
             "MOZAIKS_WS_CALLBACK_URL",
             "https://",
         ),
-        (ModelSettings, {"MOZAIKS_MODEL": "gpt"}, "MOZAIKS_MODEL", "'scripted' or unset"),
+        (ModelSettings, {"MOZAIKS_MODEL": "gpt"}, "MOZAIKS_MODEL", "'scripted', 'echo' or unset"),
+        (ModelSettings, {"MOZAIKS_OFFLINE_MODEL": "scripted"}, "MOZAIKS_OFFLINE_MODEL", "'echo' or unset"),
         (FrameSettings, {"MOZAIKS_MAX_FRAME_BYTES": "999999"}, "MOZAIKS_MAX_FRAME_BYTES", "between 1024"),
         (
             TelemetrySettings,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from runtime_core.llm.echo import EchoModel
 from runtime_core.llm.provider import ModelConfigError, OpenAIModel
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.services import Services, install_services
@@ -24,7 +25,9 @@ def test_scripted_without_a_key_or_when_asked(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
     assert type(_models.provider_for(workflow)) is OpenAIModel  # built, never called here
     monkeypatch.setenv("MOZAIKS_MODEL", "scripted")
-    assert isinstance(_models.provider_for(workflow), ScriptedModel)
+    assert type(_models.provider_for(workflow)) is ScriptedModel
+    monkeypatch.setenv("MOZAIKS_MODEL", "echo")  # even with a key and a script
+    assert type(_models.provider_for(workflow)) is EchoModel
 
 
 def test_no_key_and_no_script_is_a_clear_step_error(
@@ -36,6 +39,10 @@ def test_no_key_and_no_script_is_a_clear_step_error(
     workflow = load_workflow(root / "CustomerSupport")
     with pytest.raises(ModelConfigError, match="OPENAI_API_KEY"):
         _models.provider_for(workflow).api_key(None)
+    # What `mozaiks serve` sets: such a workflow runs on the echo model instead (never in AWS by default).
+    monkeypatch.setenv("MOZAIKS_OFFLINE_MODEL", "echo")
+    assert type(_models.provider_for(workflow)) is EchoModel
+    monkeypatch.delenv("MOZAIKS_OFFLINE_MODEL")
 
     install_services(
         Services(store_factory=lambda: store, queue_factory=services.queue_factory, workflows_dir=root)
