@@ -37,7 +37,10 @@ def choose_auth(data_dir: Path, env: MutableMapping[str, str]) -> tuple[str, Dev
     )
 
 
-def describe_model(key_variables: set[str], env: MutableMapping[str, str]) -> str:
+def describe_model(
+    key_variables: set[str], env: MutableMapping[str, str], unscripted: list[str] | None = None
+) -> str:
+    """``unscripted``: the workflows without a script.yaml, named when they fall back to the echo model."""
     asked = env.get("MOZAIKS_MODEL", "").strip().lower()
     if asked == "scripted":
         return "scripted: each workflow's script.yaml, offline (MOZAIKS_MODEL=scripted)"
@@ -46,11 +49,10 @@ def describe_model(key_variables: set[str], env: MutableMapping[str, str]) -> st
             "echo: offline placeholder replies and valid structured outputs for every workflow "
             "(MOZAIKS_MODEL=echo)"
         )
-    fallback = (
-        "; the echo model (offline) for a workflow without one"
-        if env.get("MOZAIKS_OFFLINE_MODEL", "").strip().lower() == "echo"
-        else ""
-    )
+    fallback = ""
+    if env.get("MOZAIKS_OFFLINE_MODEL", "").strip().lower() == "echo":
+        which = f": {', '.join(unscripted)}" if unscripted else ""
+        fallback = f"; the echo model (offline) for a workflow without one{which}"
     configured = sorted(v for v in key_variables if env.get(v, "").strip())
     if configured:
         base = env.get("OPENAI_BASE_URL", "").strip()

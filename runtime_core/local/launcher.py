@@ -201,7 +201,8 @@ def serve(
         install_services(services)
         tracing_note = start_tracing(options.trace, out)
         names = services.workflow_names()
-        model = describe_model(_workflow_keys(workflows_dir, names), env)
+        unscripted = [n for n in names if not (workflows_dir / n / "script.yaml").is_file()]
+        model = describe_model(_workflow_keys(workflows_dir, names), env, unscripted)
         app = create_app(handlers, registry)
 
         _banner(

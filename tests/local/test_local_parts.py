@@ -116,10 +116,9 @@ def test_without_jwt_settings_the_dev_secret_goes_where_the_connect_handler_read
 def test_the_banner_names_the_model_in_use() -> None:
     assert describe_model({"OPENAI_API_KEY"}, {}).startswith("scripted")
     assert "echo model" not in describe_model({"OPENAI_API_KEY"}, {})
-    fallback = describe_model({"OPENAI_API_KEY"}, {"MOZAIKS_OFFLINE_MODEL": "echo"})
-    assert (
-        fallback.startswith("scripted") and "the echo model (offline) for a workflow without one" in fallback
-    )
+    fallback = describe_model({"OPENAI_API_KEY"}, {"MOZAIKS_OFFLINE_MODEL": "echo"}, ["Intake", "Plan"])
+    assert fallback.startswith("scripted")
+    assert "the echo model (offline) for a workflow without one: Intake, Plan" in fallback
     assert describe_model({"OPENAI_API_KEY"}, {"MOZAIKS_MODEL": "echo"}).startswith("echo:")
     real = describe_model({"OPENAI_API_KEY"}, {"OPENAI_API_KEY": "sk-x"})
     assert real.startswith("real model") and "OPENAI_API_KEY" in real
