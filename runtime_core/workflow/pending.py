@@ -34,16 +34,20 @@ class PendingFeature:
 _NOT_YET = "loaded, not yet run"
 
 
-_PENDING_SOURCES = {"external", "data_entity"}
-
-
-def _context_sources(wf: Workflow) -> Iterator[Finding]:
+def _data_entities(wf: Workflow) -> Iterator[Finding]:
+    """A decision, not pending: the original handed tools a live MongoDB writer in the context (the
+    variable's value: ``create`` / ``update`` / ``flush`` on ``database_name.collection``, not scoped to a
+    tenant). Here the context is JSON persisted between stateless steps, a step's tools may run again
+    (replay, retries), and every store access is scoped to the verified tenant: no such object is given."""
     for index, var in enumerate(wf.context_variables):
-        if var.source in _PENDING_SOURCES:
+        if var.source == "data_entity":
             yield (
                 "context_variables.yaml",
                 ("context_variables", index, "source"),
-                f"source {var.source}: {_NOT_YET}; '{var.name}' keeps its default ({var.default!r})",
+                f"source data_entity: the original runtime's writer for a workflow-owned collection is not "
+                f"provided by this runtime (the context is persisted JSON, tools may run again, and store "
+                f"access is tenant-scoped); '{var.name}' is its default ({var.default!r}), so a tool calling "
+                "create/update on it fails",
             )
 
 
@@ -117,7 +121,6 @@ def _human_input(wf: Workflow) -> Iterator[Finding]:
 
 
 PENDING: tuple[PendingFeature, ...] = (
-    PendingFeature("context_sources", _context_sources),
     PendingFeature("user_handoffs", _user_handoffs),
     PendingFeature("greeting", _greeting),
     PendingFeature("runtime_extensions", _runtime_extensions),
@@ -126,7 +129,10 @@ PENDING: tuple[PendingFeature, ...] = (
 
 
 # Settings that run, but not as a reader might expect: what the runtime does is said once, with file and line.
-NOTICES: tuple[PendingFeature, ...] = (PendingFeature("auto_tool_without_tool", _auto_tool_without_tool),)
+NOTICES: tuple[PendingFeature, ...] = (
+    PendingFeature("auto_tool_without_tool", _auto_tool_without_tool),
+    PendingFeature("data_entity", _data_entities),
+)
 
 
 def pending_warnings(workflow: Workflow, lines: dict[str, LineMap]) -> list[WorkflowError]:

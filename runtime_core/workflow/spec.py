@@ -253,8 +253,10 @@ class VariableSource(StrEnum):
     file = "file"
     # Read from MongoDB for the session's tenant before its first step (runtime_core.data_references).
     data_reference = "data_reference"
-    # Loaded, not yet run: the variable keeps its default.
+    # Set by tools (the original fetched them in tools); starts from its default like computed.
     external = "external"
+    # The original's writer for a workflow-owned collection: not provided (a warning, workflow.pending);
+    # the variable is its default.
     data_entity = "data_entity"
 
 

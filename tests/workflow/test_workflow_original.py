@@ -115,13 +115,11 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     got = [(w.file, w.line, w.field) for w in result.warnings]
     assert got == [
         ("orchestrator.yaml", 8, "runtime_extensions[0]"),
-        ("context_variables.yaml", 34, "definitions.market_size.source.type"),
         ("notes.json", None, ""),
     ]
     messages = " | ".join(w.message for w in result.warnings)
     for needle in (
         "runtime extension api_router",
-        "source external",
         "not a workflow file",
     ):
         assert needle in messages
@@ -129,6 +127,33 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     # without the user (Intake has one: its greeting and rules from the user run; tested below) and the
     # early dialect's human_input_mode (test_workflow_original_early.py).
     assert len(result.warnings) == len(PENDING) - 3 + 1  # + notes.json
+
+
+def test_a_data_entity_source_is_a_notice_at_its_line_and_starts_from_its_default(tmp_path: Path) -> None:
+    root = _copy("Intake", tmp_path, {})
+    variables = root / "context_variables.yaml"
+    variables.write_text(
+        variables.read_text().replace(
+            "agents:\n",
+            "  orders:\n"
+            "    type: object\n"
+            "    source:\n"
+            "      type: data_entity\n"
+            "      database_name: shop\n"
+            "      collection: Orders\n"
+            "      search_by: order_id\n"
+            "      write_strategy: immediate\n"
+            "agents:\n",
+        )
+    )
+
+    result = check_workflow_report(root)
+
+    assert result.errors == [] and result.workflow is not None
+    (notice,) = [w for w in result.warnings if w.field == "definitions.orders.source.type"]
+    assert (notice.file, notice.line) == ("context_variables.yaml", 39)
+    assert "source data_entity" in notice.message and "not provided" in notice.message
+    assert next(v for v in result.workflow.context_variables if v.name == "orders").default is None
 
 
 def test_a_greeting_without_the_user_is_a_warning(tmp_path: Path) -> None:

