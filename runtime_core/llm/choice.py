@@ -69,5 +69,6 @@ def describe_choice(provider: ModelProvider, workflow: Workflow, script: Path | 
             f"tool calls; set {key_env} for a real model or add {SCRIPT_FILE} to script the replies)"
         )
     if isinstance(provider, ScriptedModel):
-        return f"the scripted model (replaying {script or workflow.root / SCRIPT_FILE}, offline)"
+        then = ", then the echo model" if provider.script.fallback == "echo" else ""
+        return f"the scripted model (replaying {script or workflow.root / SCRIPT_FILE}{then}, offline)"
     return f"the real model (API key from {key_env})"

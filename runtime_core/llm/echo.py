@@ -62,15 +62,21 @@ class EchoModel(ScriptedModel):
         logging.getLogger("autogen.oai.client").addFilter(_QUIET)  # a set: adding it twice keeps one
 
     def reply_for(self, agent: str, call: int, payload: dict[str, Any]) -> ScriptedReply:
-        messages: list[dict[str, Any]] = payload.get("messages") or []
-        schema = _response_schema(payload)
-        if schema is not None:
-            return ScriptedReply(output=_structured(agent, schema))
-        if agent == SPEAKER_SELECTION:
-            return ScriptedReply(content=_next_speaker(messages))
-        if agent == _USER:  # the engine's judge of model-judged rules from the user: no rule fires
-            return ScriptedReply(content="[echo] no rule applies")
-        return ScriptedReply(content=_text(agent, messages))
+        return echo_reply(agent, payload)
+
+
+def echo_reply(agent: str, payload: dict[str, Any]) -> ScriptedReply:
+    """The echo model's reply to ``agent``'s request (``payload``: its JSON body); also a script's
+    ``fallback: echo``."""
+    messages: list[dict[str, Any]] = payload.get("messages") or []
+    schema = _response_schema(payload)
+    if schema is not None:
+        return ScriptedReply(output=_structured(agent, schema))
+    if agent == SPEAKER_SELECTION:
+        return ScriptedReply(content=_next_speaker(messages))
+    if agent == _USER:  # the engine's judge of model-judged rules from the user: no rule fires
+        return ScriptedReply(content="[echo] no rule applies")
+    return ScriptedReply(content=_text(agent, messages))
 
 
 def _response_schema(payload: dict[str, Any]) -> dict[str, Any] | None:

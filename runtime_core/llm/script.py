@@ -14,13 +14,14 @@ replies of the group manager's speaker-selection model (``auto`` strategy). Exam
         - handoff: EscalationAgent   # calls AG2's transfer function; ``user``/``terminate`` too
       Editor:
         - output: {approved: true, summary: "Ready"}   # a structured output, sent as JSON text
+    fallback: echo   # optional: calls past these replies get the echo model's reply instead of failing
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -74,6 +75,11 @@ class Script(BaseModel):
 
     replies: dict[str, list[ScriptedReply]] = Field(default_factory=dict)
     user_inputs: list[ScriptedUserInput] = Field(default_factory=list)
+    # A script need only hold the replies that matter (a tool call, a handoff, a state trigger's text).
+    fallback: Literal["echo"] | None = Field(
+        default=None,
+        description="echo: a call the script has no reply for gets the echo model's reply instead of failing",
+    )
 
     @model_validator(mode="before")
     @classmethod

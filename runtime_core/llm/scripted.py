@@ -80,6 +80,10 @@ class ScriptedModel(ModelProvider):
     def reply_for(self, agent: str, call: int, payload: dict[str, Any]) -> ScriptedReply:
         """The reply to ``agent``'s call number ``call`` (``payload``: the request's JSON body)."""
         reply = self.script.reply(agent, call)
+        if reply is None and self.script.fallback == "echo":
+            from runtime_core.llm.echo import echo_reply  # echo builds on this module
+
+            return echo_reply(agent, payload)
         if reply is None:
             raise ScriptExhausted(agent, call)
         return reply

@@ -3,7 +3,8 @@
 Planner (tests/workflow/original/Planner) has an auto_tool_mode agent: the echo model's structured output
 validates and saves the plan through the tool. HelpDesk brings user messages (echoed back), hidden agents with
 a structured output and a model-judged rule from the user (which never fires on the echo model). Each runs
-one step per fresh process exactly as uninterrupted.
+one step per fresh process exactly as uninterrupted. A script with ``fallback: echo`` holds only the replies
+that matter; the echo model answers the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from runtime_core.llm.choice import choose_provider
 from runtime_core.llm.echo import EchoModel
 from runtime_core.llm.meter import EXTENSION
 from runtime_core.llm.provider import ModelConfigError, OpenAIModel
-from runtime_core.llm.script import ScriptedUserInput
+from runtime_core.llm.script import ScriptedUserInput, load_script
 from runtime_core.llm.scripted import ScriptedModel
 from runtime_core.session import SessionStatus
 from runtime_core.workflow import load_workflow
@@ -180,3 +181,32 @@ def test_the_manager_never_names_the_tool_executor_and_wraps_round() -> None:
     ]
     # No list to read: the user speaks next (the run waits for input rather than guessing an agent).
     assert _answer(model, "speaker_selection", [{"role": "system", "content": "choose"}]) == "user"
+
+
+def _planner_with(tmp_path: Path, script: str) -> tuple[Any, Path]:
+    script_path = tmp_path / "script.yaml"
+    script_path.write_text(script)
+    return load_workflow(ORIGINAL / "Planner"), script_path
+
+
+def test_a_script_without_fallback_still_fails_where_it_ends(tmp_path: Path) -> None:
+    workflow, script_path = _planner_with(tmp_path, "replies: {Reviewer: ['The plan is complete.']}\n")
+    run = drive(workflow, ScriptedModel(load_script(script_path)), scripted_inputs([]))
+    [error] = events_of(run, "error")
+    assert error.code == "script_exhausted" and "'Planner', call #1" in error.message
+
+
+@pytest.mark.parametrize("carry", [Carry.memory, Carry.process])
+def test_a_script_with_fallback_echo_holds_only_the_replies_that_matter(tmp_path: Path, carry: Carry) -> None:
+    script = "fallback: echo\nreplies: {Reviewer: ['The plan is complete.']}\n"
+    workflow, script_path = _planner_with(tmp_path, script)
+    model = ScriptedModel(load_script(script_path))
+    run = drive(workflow, model, scripted_inputs([]), carry=carry, script_path=script_path)
+
+    assert run.state.status == SessionStatus.completed and not events_of(run, "error")
+    [output] = events_of(run, "structured_output")  # the Planner's reply: the echo model's
+    assert output.data == {"title": "title", "stepList": ["stepList"]}
+    assert [m.content for m in run.messages if m.speaker == "Reviewer"] == ["The plan is complete."]
+    if carry == Carry.process:
+        uninterrupted = drive(workflow, ScriptedModel(load_script(script_path)), scripted_inputs([]))
+        assert comparable(run) == comparable(uninterrupted)
