@@ -5,7 +5,8 @@ inside each function's code, beside ``runtime_core``. Here the `sam build` artif
 workflow (original dialect; tools that import ``mozaiksai...``, ``logs...`` and ``workflows.KeyDesk...``, wait
 for the UI inside a tool body and change the context in place) and run it as Lambda would, one fresh process
 per invocation: the compatibility modules, the replay of the tool after the user's answer and the runtime
-context must all hold there too, not only in the engine's tests.
+context must all hold there too, not only in the engine's tests. PlanDesk adds an auto_tool_mode agent whose
+auto-invoked UI tool imports ``workflows._shared`` (shipped as ``workflows/_shared`` beside it).
 """
 
 from __future__ import annotations
@@ -22,20 +23,28 @@ from tests.deployment.deployed_stack import AwsDouble, Connection, Stack, connec
 from tests.deployment.lambda_runtime import Artifacts
 
 KEYDESK = repo_path("tests", "engine", "original", "KeyDesk")
+# An auto_tool_mode agent whose UI tool imports workflows._shared (the folder beside the workflow folders).
+PLANDESK = repo_path("tests", "engine", "original", "PlanDesk")
+SHARED = repo_path("tests", "engine", "original", "_shared")
 
 
-@pytest.fixture
-def stack_with_keydesk(artifacts: Artifacts, aws: AwsDouble, mongo_uri: str, tmp_path: Path) -> Stack:
-    """The build as it is after the user added ``workflows/KeyDesk``: a copy of each function's code."""
+def _shipped(artifacts: Artifacts, tmp_path: Path, folders: dict[str, Path]) -> Artifacts:
+    """The build after the user added ``folders`` to ``workflows/``: a copy of each function's code."""
     build = tmp_path / "build"
     build.mkdir()
     for item in artifacts.build.iterdir():
         if (item / "workflows").is_dir():
             shutil.copytree(item, build / item.name, symlinks=True)
-            shutil.copytree(KEYDESK, build / item.name / "workflows" / "KeyDesk")
+            for name, folder in folders.items():
+                shutil.copytree(folder, build / item.name / "workflows" / name)
         else:
             (build / item.name).symlink_to(item)
-    shipped = artifacts.model_copy(update={"build": build})
+    return artifacts.model_copy(update={"build": build})
+
+
+@pytest.fixture
+def stack_with_keydesk(artifacts: Artifacts, aws: AwsDouble, mongo_uri: str, tmp_path: Path) -> Stack:
+    shipped = _shipped(artifacts, tmp_path, {"KeyDesk": KEYDESK})
     return Stack(shipped, aws, mongo_uri, db_name=f"original{uuid.uuid4().hex[:8]}")
 
 
@@ -101,3 +110,39 @@ def test_an_original_dialect_workflow_runs_in_the_built_functions(stack_with_key
     ]
     problems += [f"{i.function_id} loaded {m}" for i in stack.invocations for m in i.outside_modules]
     assert problems == []
+
+
+def test_an_auto_invoked_ui_tool_importing_workflows_shared_runs_in_the_built_functions(
+    artifacts: Artifacts, aws: AwsDouble, mongo_uri: str, tmp_path: Path
+) -> None:
+    shipped = _shipped(artifacts, tmp_path, {"PlanDesk": PLANDESK, "_shared": SHARED})
+    stack = Stack(shipped, aws, mongo_uri, db_name=f"original{uuid.uuid4().hex[:8]}")
+    client = Connection(stack, connection_id(), stack.token(app_id="acme", user_id="u-7"))
+    assert client.connect()["statusCode"] == 200
+    client.send({"type": "start", "workflow": "PlanDesk", "msg_id": "m-start"})
+    (ack,) = [m for m in client.received() if "seq" not in m]
+    assert ack["type"] == "ack", ack
+
+    # The Drafter's structured output invoked its UI tool, which waits: the step ended there.
+    stack.drain()
+    seen = _events(client.received())
+    request = seen[-1]
+    assert request["type"] == "input_request", request
+    assert request["request"]["tool_call_id"] == "auto-1"
+    assert request["request"]["ui"]["order"] == "staff -> beta -> all"  # from workflows/_shared
+
+    client.send(
+        {
+            "type": "answer",
+            "session_id": ack["session_id"],
+            "msg_id": "m-review",
+            "request_id": request["request"]["request_id"],
+            "data": {"decision": "approved"},
+        }
+    )
+    stack.drain()
+    events = seen + _events(client.received())
+    assert events[-1]["type"] == "run_completed" and events[-1]["status"] == "completed", events[-1]
+    (result,) = [e for e in events if e["type"] == "tool_result"]
+    assert json.loads(result["content"]) == {"status": "success", "decision": "approved", "stages": 3}
+    assert [e["agent"] for e in events if e["type"] == "agent_message"] == ["Closer"]
