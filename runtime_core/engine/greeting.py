@@ -50,7 +50,13 @@ def greet(turn: Turn) -> None:
     turn.state.turn += 1
     turn._commit(agent, greeting)
     reply_events(
-        turn.out, turn.compiled, agent.name, turn.new_messages[-1], turn.state.turn, turn._is_handoff
+        turn.out,
+        turn.compiled,
+        agent.name,
+        turn.new_messages[-1],
+        turn.state.turn,
+        turn._is_handoff,
+        written=True,
     )
     if turn.user_input is None:
         turn._await_user(agent=None)

@@ -68,13 +68,16 @@ def reply_events(
     is_handoff: IsHandoff,
     *,
     hidden: bool = False,
+    written: bool = False,
 ) -> bool:
     """An agent's reply: its message, its tool calls, its structured output. True if it reported a handoff.
 
-    ``hidden``: a state trigger with ``ui_hidden`` matched the reply; its text is not shown."""
+    ``hidden``: a state trigger with ``ui_hidden`` matched the reply; its text is not shown.
+    ``written``: the workflow wrote the reply (the UserDriven greeting), no model did: it is text, even for an
+    agent whose model replies follow a structured output."""
     content = chat.content or ""
     shown = is_visible(compiled, agent)
-    output_model = compiled.agent(agent).output_model
+    output_model = None if written else compiled.agent(agent).output_model
     handoff = False
     if content.startswith(HANDOFF_PREFIX):
         target = content[len(HANDOFF_PREFIX) :].rstrip("]")

@@ -215,6 +215,21 @@ def test_a_first_step_that_brings_the_users_message_greets_first() -> None:
     ]
 
 
+def test_the_greeting_of_an_agent_with_a_structured_output_is_shown_as_text() -> None:
+    from runtime_core.engine.step import run_step
+    from runtime_core.llm.script import Script
+    from runtime_core.session import new_session
+
+    workflow = load_workflow(ORIGINAL / "Intake")  # its Interviewer answers with a Summary model
+    result = run_step(new_session(workflow, "s-intake"), workflow, ScriptedModel(Script()))
+
+    # The greeting is the workflow's text, not the agent's output: shown, never checked against the model.
+    said = [(e.type, getattr(e, "agent", None)) for e in result.events]
+    assert ("agent_message", "Interviewer") in said and not events_of(result, "error")
+    assert events_of(result, "agent_message")[0].content == "Tell me about the app you want."
+    assert said[-1] == ("input_request", None)
+
+
 def _helpdesk_saying_goodbye(tmp_path: Path) -> Path:
     import shutil
 
