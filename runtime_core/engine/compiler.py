@@ -20,7 +20,7 @@ from runtime_core.engine.lifecycle import LifecycleCall, load_hooks, load_lifecy
 from runtime_core.engine.outputs import build_output_models
 from runtime_core.engine.toolbox import LoadedTool, load_tools
 from runtime_core.llm.provider import DEFAULT_MODEL
-from runtime_core.workflow.context_files import read_context_file
+from runtime_core.workflow.context_files import context_file_value
 from runtime_core.workflow.spec import (
     Agent,
     LLMConfig,
@@ -106,7 +106,8 @@ class CompiledWorkflow:
                 if raw is not None:
                     value = _coerce(raw, var.type)
             elif var.source == VariableSource.file:
-                value = read_context_file(self.workflow.root, var)
+                # A missing file with missing: default keeps the default (validate warned about it).
+                value, _ = context_file_value(self.workflow.root, var)
             values[var.name] = value
         return values
 

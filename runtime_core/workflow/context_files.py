@@ -6,6 +6,12 @@ and it is refused from its size alone when larger than ``MAX_BYTES`` (never read
 says how to read it: ``json``, ``yaml`` or ``text``; unset, the file's suffix decides (``.json``, ``.yaml`` /
 ``.yml``, anything else is text). The value must match the variable's ``type``.
 
+A variable of the original dialect (``from_workflows_root``) may also name, as the original runtime did from
+its repository root, a file of the workflows root: ``workflows/<rest>`` not found in the workflow folder is
+``<rest>`` in the folder that holds the workflow's folder, still never out of it (no ``..``, absolute path or
+symlink leading out). Its ``missing: default`` keeps the default, with a warning, when the file is not found
+(the original's source without ``required: true``); every other fault stays an error.
+
 ``mozaiks validate`` reads each such file once and reports what is wrong at the line of its ``path``; the
 engine reads it again when a session starts and persists the value with the session's context, so a
 session resumed later (or in another process) keeps the value it started with even if the file changed.
@@ -42,6 +48,14 @@ class ContextFileError(ValueError):
     """Why a ``source: file`` variable cannot be read (the message names no absolute path)."""
 
 
+class ContextFileMissing(ContextFileError):
+    """The file is not found where the variable may read it."""
+
+
+# The first part of an original-dialect path that names the workflows root (its repository's workflows/).
+WORKFLOWS_PREFIX = "workflows"
+
+
 def _format(var: ContextVariable) -> str:
     if var.format:
         return var.format.lower()
@@ -49,7 +63,8 @@ def _format(var: ContextVariable) -> str:
     return {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(suffix, "text")
 
 
-def _safe_path(root: Path, relative: str) -> Path:
+def _safe_path(root: Path, var: ContextVariable) -> Path:
+    relative = var.path or ""
     pure = PurePosixPath(relative)
     if not relative or pure.is_absolute() or ".." in pure.parts or "\\" in relative:
         raise ContextFileError(f"path {relative!r} must be relative to the workflow folder, without '..'")
@@ -57,7 +72,17 @@ def _safe_path(root: Path, relative: str) -> Path:
     target = (base / pure).resolve()
     if not target.is_relative_to(base):
         raise ContextFileError(f"path {relative!r} leads out of the workflow folder")
-    return target
+    if os.path.lexists(target) or not var.from_workflows_root:
+        return target
+    workflows = base.parent
+    if pure.parts[0] != WORKFLOWS_PREFIX or len(pure.parts) < 2 or workflows == Path(workflows.anchor):
+        raise ContextFileMissing(f"file {relative!r} not found in the workflow folder")
+    outer = (workflows / PurePosixPath(*pure.parts[1:])).resolve()
+    if not outer.is_relative_to(workflows):
+        raise ContextFileError(f"path {relative!r} leads out of the workflows root")
+    if not os.path.lexists(outer):
+        raise ContextFileMissing(f"file {relative!r} not found in the workflow folder nor the workflows root")
+    return outer
 
 
 def read_context_file(root: Path, var: ContextVariable) -> Any:
@@ -67,11 +92,11 @@ def read_context_file(root: Path, var: ContextVariable) -> Any:
     kind = _format(var)
     if kind not in FORMATS:
         raise ContextFileError(f"unknown format {var.format!r}; expected one of: {', '.join(FORMATS)}")
-    target = _safe_path(root, var.path)
+    target = _safe_path(root, var)
     try:
         info = target.stat()
     except OSError:
-        raise ContextFileError(f"file {var.path!r} not found in the workflow folder") from None
+        raise ContextFileMissing(f"file {var.path!r} not found in the workflow folder") from None
     if not stat.S_ISREG(info.st_mode):
         raise ContextFileError(f"{var.path!r} is not a regular file (a device, FIFO or folder?)")
     if info.st_size > MAX_BYTES:
@@ -110,25 +135,44 @@ def _parse(text: str, kind: str, path: str) -> Any:
         raise ContextFileError(f"file {path!r} is not valid {kind}: {first}") from None
 
 
+def context_file_value(root: Path, var: ContextVariable) -> tuple[Any, str | None]:
+    """The value of a ``source: file`` variable and, when its missing file leaves the default, why."""
+    try:
+        return read_context_file(root, var), None
+    except ContextFileMissing as exc:
+        if var.missing != "default":
+            raise
+        return (
+            var.default,
+            f"{exc}: '{var.name}' keeps its default ({var.default!r}), as in the original runtime",
+        )
+
+
 def file_variables(workflow: Workflow) -> list[ContextVariable]:
     return [v for v in workflow.context_variables if v.source == VariableSource.file]
 
 
-def check_context_files(workflow: Workflow, lines: dict[str, LineMap]) -> list[WorkflowError]:
-    """One error per ``source: file`` variable whose file cannot be read, at the line of its ``path``."""
-    errors = []
+def check_context_files(
+    workflow: Workflow, lines: dict[str, LineMap]
+) -> tuple[list[WorkflowError], list[WorkflowError]]:
+    """Per ``source: file`` variable whose file cannot be read, an error at the line of its ``path``; a
+    warning instead when the file is missing and the variable keeps its default."""
+    errors, warnings = [], []
     line_map = lines.get("context_variables.yaml")
     for index, var in enumerate(workflow.context_variables):
         if var.source != VariableSource.file:
             continue
+        at = ("context_variables", index, "path")
         try:
-            read_context_file(workflow.root, var)
+            _, missing = context_file_value(workflow.root, var)
         except ContextFileError as exc:
-            at = ("context_variables", index, "path")
-            line = line_map.line_of(at) if line_map is not None else None
-            errors.append(
-                WorkflowError(
-                    file="context_variables.yaml", line=line, field=format_path(at), message=str(exc)
-                )
-            )
-    return errors
+            errors.append(_at(line_map, at, str(exc)))
+            continue
+        if missing is not None:
+            warnings.append(_at(line_map, at, missing))
+    return errors, warnings
+
+
+def _at(line_map: LineMap | None, at: tuple[str, int, str], message: str) -> WorkflowError:
+    line = line_map.line_of(at) if line_map is not None else None
+    return WorkflowError(file="context_variables.yaml", line=line, field=format_path(at), message=message)

@@ -288,10 +288,9 @@ def check_workflow_report(root: Path) -> CheckResult:
         dialect=files.dialect,
         content_hash=content_hash(root),
     )
-    file_errors = [
-        _renamed(e, renamed)
-        for e in [*check_context_files(workflow, files.lines), *check_references(workflow, files.lines)]
-    ]
+    file_errors, file_warnings = check_context_files(workflow, files.lines)
+    file_errors = [_renamed(e, renamed) for e in [*file_errors, *check_references(workflow, files.lines)]]
+    warnings = [*warnings, *(_renamed(w, renamed) for w in file_warnings)]
     if file_errors:
         return CheckResult(None, _order(file_errors), _order(warnings))
     # A file a context variable reads is read: not a stray file.

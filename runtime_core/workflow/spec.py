@@ -279,6 +279,13 @@ class ContextVariable(Strict):
     """file: the file that fills it, relative to the workflow folder."""
     format: str | None = None
     """file: how to read that file: json, yaml or text (unset: from its suffix)."""
+    from_workflows_root: bool = False
+    """file: a path that is not in the workflow folder and starts with workflows/ names a file of the
+    workflows root (the folder holding this workflow's folder), as the original runtime read it; it never
+    leads out of that folder."""
+    missing: Literal["error", "default"] = "error"
+    """file: when the file is not found: error (the session does not start), or default (the variable keeps
+    its default, with a warning)."""
     source_options: dict[str, Any] = Field(default_factory=dict)
     """Further settings of an original-dialect source (computed, external, data_entity...), kept as
     written."""

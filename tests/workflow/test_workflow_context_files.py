@@ -60,10 +60,11 @@ def test_a_file_inside_the_folder_is_not_a_stray_file(intake: Path) -> None:
     [
         ("../outside.json", "must be relative to the workflow folder, without '..'"),
         ("/etc/hostname", "must be relative to the workflow folder"),
-        ("data/missing.json", "not found in the workflow folder"),
+        ("workflows/../outside.json", "must be relative to the workflow folder, without '..'"),
+        ("workflows/../../outside.json", "must be relative to the workflow folder, without '..'"),
     ],
 )
-def test_a_path_out_of_the_folder_or_missing_is_refused(intake: Path, path: str, says: str) -> None:
+def test_a_path_out_of_the_folder_is_refused(intake: Path, path: str, says: str) -> None:
     (intake.parent / "outside.json").write_text("{}")
     _set_path(intake, path)
 
@@ -79,6 +80,110 @@ def test_a_symlink_leading_out_of_the_folder_is_refused(intake: Path) -> None:
     _set_path(intake, "data/link.json")
 
     assert "leads out of the workflow folder" in _only_error(intake)[3]
+
+
+def _set_required(folder: Path) -> None:
+    cv = folder / "context_variables.yaml"
+    cv.write_text(
+        cv.read_text().replace("      default: null\n  market_size", "      required: true\n  market_size")
+    )
+
+
+def test_a_missing_file_of_the_original_dialect_keeps_its_default_with_a_warning(intake: Path) -> None:
+    # The original runtime left the default when a file source without required: true was not found.
+    _set_path(intake, "data/missing.json")
+
+    result = check_workflow_report(intake)
+
+    assert result.errors == []
+    (warning,) = [w for w in result.warnings if w.field == "definitions.layout.source.path"]
+    assert (warning.file, warning.line) == ("context_variables.yaml", LINE)
+    assert "'data/missing.json' not found in the workflow folder" in warning.message
+    assert "'layout' keeps its default (None)" in warning.message
+    assert compile_workflow(result.workflow).initial_context()["layout"] is None
+
+
+def test_a_missing_required_file_is_refused(intake: Path) -> None:
+    _set_path(intake, "data/missing.json")
+    _set_required(intake)
+
+    file, line, field, message = _only_error(intake)
+
+    assert (file, line, field) == ("context_variables.yaml", LINE, "definitions.layout.source.path")
+    assert "not found in the workflow folder" in message
+
+
+def test_a_missing_file_of_this_runtimes_dialect_is_refused(make_workflow) -> None:
+    base = (Path(__file__).parent / "base" / "context_variables.yaml").read_text()
+    layout = "  - name: layout\n    type: dict\n    source: file\n    path: workflows/_pack/layout.json\n"
+    root = make_workflow({"context_variables.yaml": base + layout})
+    (root.parent / "_pack").mkdir()
+    (root.parent / "_pack" / "layout.json").write_text('{"columns": 1}')
+
+    result = check_workflow_report(root)
+
+    # Relative to the workflow folder only: the workflows root is read for the original dialect alone.
+    assert [(e.field, e.message) for e in result.errors] == [
+        ("context_variables[2].path", "file 'workflows/_pack/layout.json' not found in the workflow folder")
+    ]
+
+
+def test_workflows_prefix_reads_the_workflows_root_as_the_original_did(intake: Path) -> None:
+    # The original read paths from its repository root: workflows/_pack/... is the workflows root's _pack.
+    (intake.parent / "_pack").mkdir()
+    (intake.parent / "_pack" / "layout.json").write_text('{"columns": 4}')
+    _set_path(intake, "workflows/_pack/layout.json")
+
+    result = check_workflow_report(intake)
+
+    assert result.errors == []
+    assert not [w for w in result.warnings if w.field == "definitions.layout.source.path"]
+    assert compile_workflow(result.workflow).initial_context()["layout"] == {"columns": 4}
+
+
+def test_a_file_of_the_workflow_folder_wins_over_the_workflows_root(intake: Path) -> None:
+    (intake.parent / "_pack").mkdir()
+    (intake.parent / "_pack" / "layout.json").write_text('{"columns": 4}')
+    (intake / "workflows" / "_pack").mkdir(parents=True)
+    (intake / "workflows" / "_pack" / "layout.json").write_text('{"columns": 5}')
+    # yaml (JSON is YAML): YAML unlike the other tests', whose compiled workflow is cached by content.
+    _set_path(intake, "workflows/_pack/layout.json", "yaml")
+
+    assert compile_workflow(load_workflow(intake)).initial_context()["layout"] == {"columns": 5}
+
+
+def test_missing_from_the_workflows_root_keeps_the_default_with_a_warning(intake: Path) -> None:
+    _set_path(intake, "workflows/_pack/layout.json")
+
+    result = check_workflow_report(intake)
+
+    assert result.errors == []
+    (warning,) = [w for w in result.warnings if w.field == "definitions.layout.source.path"]
+    assert "not found in the workflow folder nor the workflows root" in warning.message
+
+
+def test_a_symlink_of_the_workflows_root_leading_out_is_refused(intake: Path, tmp_path: Path) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "layout.json").write_text('{"secret": 1}')
+    (intake.parent / "_pack").symlink_to(outside, target_is_directory=True)
+    _set_path(intake, "workflows/_pack/layout.json")
+
+    file, line, field, message = _only_error(intake)
+
+    assert (file, line, field) == ("context_variables.yaml", LINE, "definitions.layout.source.path")
+    assert "leads out of the workflows root" in message
+
+
+def test_only_the_workflows_prefix_reaches_the_workflows_root(intake: Path) -> None:
+    # A sibling path without workflows/ is the original's repository root, which this runtime never reads.
+    (intake.parent / "shared.json").write_text('{"columns": 4}')
+    _set_path(intake, "shared.json")
+
+    result = check_workflow_report(intake)
+
+    assert result.errors == []
+    assert compile_workflow(result.workflow).initial_context()["layout"] is None
 
 
 def test_a_fifo_is_refused_without_blocking(intake: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.original import early_files, early_tools, orchestration, outputs, resources
-from runtime_core.workflow.original.detect import is_original
+from runtime_core.workflow.original.detect import is_original, is_variant
 from runtime_core.workflow.original.mapping import Translation, entries, rename_field, truthy
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.yaml_source import LineMap, format_path
@@ -42,6 +42,8 @@ class FolderTranslation:
 def translate_folder(folder_name: str, parsed: dict[str, Parsed]) -> FolderTranslation:
     """Rewrite the folder's original-dialect files; ``parsed`` holds every file that parsed to data."""
     marked = {name for name, p in parsed.items() if name != UI_CONFIG and is_original(name, p.data)}
+    if marked:
+        marked |= {name for name, p in parsed.items() if is_variant(name, p.data)}
     result = FolderTranslation(original=bool(marked))
     if not result.original:
         if UI_CONFIG in parsed:

@@ -25,6 +25,24 @@ def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+_LISTED_HANDOFF_KEYS = {"from", "to", "trigger", "conditions"}
+
+
+def is_variant(name: str, data: Any) -> bool:
+    """A file in a variant of the original dialect (published SubscriptionAdvisor): ``handoffs`` as a list of
+    from / to / trigger, ``context_variables`` as a name -> spec mapping (not the early dialect's
+    ``{variables: [...]}``). These shapes are also plain mistakes in this runtime's dialect, so they count as
+    original only beside files that are."""
+    if not isinstance(data, dict):
+        return False
+    if name == "handoffs.yaml":
+        return any(_LISTED_HANDOFF_KEYS & entry.keys() for entry in _list_of_dicts(data.get("handoffs")))
+    if name == "context_variables.yaml":
+        block = data.get("context_variables")
+        return isinstance(block, dict) and "variables" not in block
+    return False
+
+
 def is_original(name: str, data: Any) -> bool:
     """Whether the parsed content of workflow file ``name`` is written in the original dialect."""
     if not isinstance(data, dict):

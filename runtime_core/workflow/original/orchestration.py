@@ -34,6 +34,14 @@ _SIMPLE = (
     "termination_keywords",
     "runtime_extensions",
 )
+# Keys of a variant of orchestrator.yaml (published SubscriptionAdvisor). The original runtime merged every
+# key of orchestrator.yaml into the workflow's config and nothing read these: loaded, ignored, with a warning.
+IGNORED_KEYS = {
+    "metadata": "descriptive only",
+    "triggers": "no run is started from it (no scheduler of the original read it)",
+    "inputs": "what starts a run is not checked against it",
+    "outputs": "what a run produces is not checked against it",
+}
 
 
 def orchestrator(data: dict[str, Any], lines: LineMap, folder: str) -> Translation:
@@ -41,6 +49,7 @@ def orchestrator(data: dict[str, Any], lines: LineMap, folder: str) -> Translati
     out: dict[str, Any] = {}
     known = {*_SIMPLE, "workflow_name", "orchestration_pattern", "startup_mode", "human_in_the_loop"}
     known |= {"initial_message", "initial_message_to_user", "visual_agents", "visible_agents"}
+    known |= IGNORED_KEYS.keys()
     out["workflow_name"] = data.get("workflow_name") or folder
     w.map(("workflow_name",), ("workflow_name",))
     if not data.get("workflow_name") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", folder):
@@ -60,11 +69,17 @@ def orchestrator(data: dict[str, Any], lines: LineMap, folder: str) -> Translati
         out["orchestration_strategy"] = PATTERNS[pattern]
         w.map(("orchestration_strategy",), ("orchestration_pattern",))
     else:
+        # The original's pattern factory raised "Unknown orchestration pattern" for any other name when a
+        # run started, so no agent spoke (its oldest versions fell back to DefaultPattern; later ones not).
         w.error(
             ("orchestration_pattern",),
-            f"orchestration pattern {pattern!r} is not supported; use one of "
-            f"{', '.join(PATTERNS)}{did_you_mean(str(pattern), PATTERNS)}",
+            f"orchestration pattern {pattern!r} is not supported, and the original runtime did not run it "
+            "either (its pattern factory refused it when a run started: 'Unknown orchestration pattern'); "
+            f"use one of {', '.join(PATTERNS)}{did_you_mean(str(pattern), PATTERNS)}",
         )
+    for key, why in IGNORED_KEYS.items():
+        if key in data:
+            w.warn((key,), f"ignored, as in the original runtime (nothing read '{key}'): {why}")
     startup = data.get("startup_mode", "AgentDriven")
     if startup in STARTUP:
         out["startup_mode"] = STARTUP[startup]
@@ -218,8 +233,39 @@ _RULE_KEYS = {
 }
 
 
+LISTED_NOT_WIRED = (
+    "not wired, as in the original runtime: its handoff wiring read only handoff_rules (source_agent, "
+    "target_agent, handoff_type, condition); a 'handoffs' list made that wiring fail (logged) and set no "
+    "handoff. Write it as a handoff_rules rule to have it run"
+)
+
+
+def _listed_handoffs(w: Writer, data: dict[str, Any]) -> Translation:
+    """``handoffs:`` as a list of from / to / trigger / conditions (a variant): loaded, none wired.
+
+    The original runtime looked the rules up as ``handoffs.handoffs.handoff_rules``; with a list there it
+    failed before reading any rule (``handoff_rules`` beside the list included), caught the failure and went
+    on without handoffs.
+    """
+    for index, entry in enumerate(data["handoffs"]):
+        route = ""
+        if isinstance(entry, dict):
+            route = f"{entry.get('from', '?')} -> {entry.get('to', '?')}: "
+        w.warn(("handoffs", index), f"handoff {route}{LISTED_NOT_WIRED}")
+    if data.get("handoff_rules"):
+        w.warn(
+            ("handoff_rules",),
+            "not wired either, as in the original runtime: beside a 'handoffs' list its wiring failed "
+            "before reading handoff_rules",
+        )
+    w.out.data = {"handoffs": []}
+    return w.out
+
+
 def handoffs(data: dict[str, Any], lines: LineMap) -> Translation:
     w = Writer("handoffs.yaml", lines)
+    if isinstance(data.get("handoffs"), list):
+        return _listed_handoffs(w, data)
     rules = data.get("handoff_rules")
     if rules is not None and not isinstance(rules, list):
         w.error(("handoff_rules",), "expected a list of rules")

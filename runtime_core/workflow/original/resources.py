@@ -21,6 +21,9 @@ from runtime_core.workflow.yaml_source import FieldPath, LineMap
 # This runtime's ``kind: ui`` is another contract (the function builds the payload, the answer is the result).
 TOOL_TYPES = {"UI_Tool": "agent", "Agent_Tool": "agent"}
 _TOOL_KEYS = {"agent", "file", "function", "description", "tool_type", "auto_invoke", "ui"}
+# Keys of a tool entry the original's tool loader never read (published SubscriptionAdvisor): loaded and
+# ignored, with a warning; nothing enforces them.
+_IGNORED_TOOL_KEYS = {"constraints"}
 
 
 def _tool_file(value: Any) -> Any:
@@ -51,8 +54,14 @@ def tools(data: dict[str, Any], lines: LineMap) -> Translation:
         if not isinstance(entry, dict):
             w.error(at, "expected a tool (a mapping with agent, file, function)")
             continue
-        for extra in sorted(entry.keys() - _TOOL_KEYS - {"name", "kind", "agents"}):
+        for extra in sorted(entry.keys() - _TOOL_KEYS - _IGNORED_TOOL_KEYS - {"name", "kind", "agents"}):
             w.error((*at, extra), f"unknown field '{extra}'{did_you_mean(str(extra), sorted(_TOOL_KEYS))}")
+        for ignored in sorted(entry.keys() & _IGNORED_TOOL_KEYS):
+            w.warn(
+                (*at, ignored),
+                "ignored, as in the original runtime: its tool loader read only "
+                f"{', '.join(sorted(_TOOL_KEYS))}; nothing enforces '{ignored}'",
+            )
         name = entry.get("name") or entry.get("function")
         agent = entry.get("agent")
         if isinstance(name, str) and name in by_name:
@@ -170,9 +179,36 @@ _SOURCE_KINDS = {
 _REFERENCE_KEYS = ("db_type", "database_name", "collection", "query_template", "fields")
 
 
+def _mapped_variables(w: Writer, data: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
+    """``context_variables:`` as a name -> {type, description, default, enum} mapping (a variant): none set.
+
+    The original's loader took the ``context_variables`` key when present and read ``definitions`` and
+    ``agents`` from inside it; a plain name -> spec mapping has neither, so the workflow had no variables
+    (and ``definitions`` / ``agents`` beside the mapping were not read).
+    """
+    for name in data["context_variables"]:
+        w.warn(
+            ("context_variables", name),
+            f"variable '{name}' is not set, as in the original runtime: its loader read variables only from "
+            "'definitions' (each with a source), and a name -> spec mapping under 'context_variables' gave "
+            "it none. Write it under definitions with source: {type: static, default: ...} to have it set",
+        )
+    for other in ("definitions", "agents"):
+        if other in data:
+            w.warn(
+                (other,),
+                "not read, as in the original runtime: beside a 'context_variables' mapping its loader read "
+                "only that mapping",
+            )
+    w.out.data = {"context_variables": []}
+    return w.out, {}
+
+
 def context_variables(data: dict[str, Any], lines: LineMap) -> tuple[Translation, dict[str, Any]]:
     """The variables, and the per-agent exposure (agent -> (names, path)) for the cross-file step."""
     w = Writer("context_variables.yaml", lines)
+    if isinstance(data.get("context_variables"), dict):
+        return _mapped_variables(w, data)
     out = []
     for index, (key, name, entry) in enumerate(entries(data.get("definitions"))):
         at: FieldPath = ("definitions", key)
@@ -251,11 +287,19 @@ def _source(
         elif field in ("path", "format") and kind == "file":
             var[field] = value
             w.map((*position, field), (*src, field))
+        elif field == "required" and kind == "file":
+            continue  # read below: it decides what a missing file does
         elif field == "transitions" and value in ([], None):
             continue
         else:
             options[field] = value
             w.copy_lines((*position, "source_options", field), (*src, field), value)
+    if kind == "file":
+        # The original read the path from its repository root, the folder holding ``workflows/``, and a
+        # missing (or refused) file without ``required: true`` left the default (context_files.py).
+        var["from_workflows_root"] = True
+        var["missing"] = "error" if source.get("required") is True else "default"
+        w.map((*position, "missing"), (*src, "required") if "required" in source else src)
     if options:
         var["source_options"] = options
     if kind == "data_reference":

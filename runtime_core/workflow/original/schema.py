@@ -47,6 +47,14 @@ class OriginalOrchestrator(Strict):
     """Agents whose output reaches the user (user may be listed)."""
     runtime_extensions: list[dict[str, Any]] | None = None
     """Integrations of the original runtime; not supported here."""
+    metadata: dict[str, Any] | None = None
+    """Ignored, as by the original runtime (descriptive)."""
+    triggers: list[dict[str, Any]] | None = None
+    """Ignored, as by the original runtime: no run is started from it."""
+    inputs: dict[str, Any] | None = None
+    """Ignored, as by the original runtime: what starts a run is not checked against it."""
+    outputs: dict[str, Any] | None = None
+    """Ignored, as by the original runtime: what a run produces is not checked against it."""
 
 
 class OriginalPromptSection(Strict):
@@ -111,11 +119,28 @@ class OriginalHandoffRule(Strict):
     """Why the rule exists."""
 
 
+class OriginalListedHandoff(Strict):
+    """A handoff of the ``handoffs:`` list (a variant): never wired by the original runtime."""
+
+    from_agent: str | None = Field(default=None, alias="from")
+    """Agent that hands off."""
+    to: str | None = None
+    """Agent or TERMINATE."""
+    trigger: str | None = None
+    """Word the agent says to hand off."""
+    description: str | None = None
+    """Why the handoff exists."""
+    conditions: list[str] | None = None
+    """Conditions, as text."""
+
+
 class OriginalHandoffsFile(Strict):
     """handoffs.yaml (original dialect)."""
 
     handoff_rules: list[OriginalHandoffRule] = Field(default_factory=list)
     """The rules."""
+    handoffs: list[OriginalListedHandoff] | None = None
+    """Ignored, as by the original runtime: its wiring read only handoff_rules and failed on this list."""
 
 
 class OriginalTool(Strict):
@@ -133,6 +158,8 @@ class OriginalTool(Strict):
     """Invoked from the agent's structured output."""
     ui: ToolUI | None = None
     """UI component and display mode."""
+    constraints: dict[str, Any] | None = None
+    """Ignored, as by the original runtime: nothing enforces them."""
 
 
 class OriginalLifecycleTool(OriginalTool):
@@ -179,7 +206,8 @@ class OriginalSource(Strict):
     env_var: str | None = None
     """config: the environment variable."""
     required: bool | None = None
-    """config: refuse to start a session while the environment variable is unset."""
+    """config: refuse to start a session while the environment variable is unset; file: while the file is
+    missing (else the default is kept)."""
     db_type: str | None = None
     """data_reference: database kind."""
     database_name: str | None = None
@@ -195,7 +223,7 @@ class OriginalSource(Strict):
     transitions: list[Any] | None = None
     """state: unused, empty."""
     path: str | None = None
-    """file: the file."""
+    """file: the file, from the repository root (workflows/... is the workflows root) or the folder."""
     format: str | None = None
     """file: its format."""
 
@@ -220,8 +248,24 @@ class OriginalExposure(Strict):
     """Variables its prompt sees."""
 
 
+class OriginalVariableSpec(Strict):
+    """A variable of the ``context_variables:`` mapping (a variant): never set by the original runtime."""
+
+    type: str | None = None
+    """Type of the value."""
+    description: str | None = None
+    """What it holds."""
+    default: Any = None
+    """Initial value."""
+    enum: list[Any] | None = None
+    """Allowed values."""
+
+
 class OriginalContextVariablesFile(Strict):
     """context_variables.yaml (original dialect)."""
+
+    context_variables: dict[str, OriginalVariableSpec] | None = None
+    """Ignored, as by the original runtime: its loader read variables only from definitions."""
 
     definitions: dict[str, OriginalVariable] | list[OriginalVariable] = Field(default_factory=list)
     """The variables."""
