@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runtime_core.workflow.original import variant
 from runtime_core.workflow.original.mapping import Translation, Writer, entries, truthy
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.yaml_source import LineMap
@@ -233,39 +234,10 @@ _RULE_KEYS = {
 }
 
 
-LISTED_NOT_WIRED = (
-    "not wired, as in the original runtime: its handoff wiring read only handoff_rules (source_agent, "
-    "target_agent, handoff_type, condition); a 'handoffs' list made that wiring fail (logged) and set no "
-    "handoff. Write it as a handoff_rules rule to have it run"
-)
-
-
-def _listed_handoffs(w: Writer, data: dict[str, Any]) -> Translation:
-    """``handoffs:`` as a list of from / to / trigger / conditions (a variant): loaded, none wired.
-
-    The original runtime looked the rules up as ``handoffs.handoffs.handoff_rules``; with a list there it
-    failed before reading any rule (``handoff_rules`` beside the list included), caught the failure and went
-    on without handoffs.
-    """
-    for index, entry in enumerate(data["handoffs"]):
-        route = ""
-        if isinstance(entry, dict):
-            route = f"{entry.get('from', '?')} -> {entry.get('to', '?')}: "
-        w.warn(("handoffs", index), f"handoff {route}{LISTED_NOT_WIRED}")
-    if data.get("handoff_rules"):
-        w.warn(
-            ("handoff_rules",),
-            "not wired either, as in the original runtime: beside a 'handoffs' list its wiring failed "
-            "before reading handoff_rules",
-        )
-    w.out.data = {"handoffs": []}
-    return w.out
-
-
 def handoffs(data: dict[str, Any], lines: LineMap) -> Translation:
     w = Writer("handoffs.yaml", lines)
     if isinstance(data.get("handoffs"), list):
-        return _listed_handoffs(w, data)
+        return variant.listed_handoffs(w, data)
     rules = data.get("handoff_rules")
     if rules is not None and not isinstance(rules, list):
         w.error(("handoff_rules",), "expected a list of rules")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime_core.workflow.original import variant
 from runtime_core.workflow.original.mapping import Translation, Writer, entries
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.yaml_source import FieldPath, LineMap
@@ -179,36 +180,11 @@ _SOURCE_KINDS = {
 _REFERENCE_KEYS = ("db_type", "database_name", "collection", "query_template", "fields")
 
 
-def _mapped_variables(w: Writer, data: dict[str, Any]) -> tuple[Translation, dict[str, Any]]:
-    """``context_variables:`` as a name -> {type, description, default, enum} mapping (a variant): none set.
-
-    The original's loader took the ``context_variables`` key when present and read ``definitions`` and
-    ``agents`` from inside it; a plain name -> spec mapping has neither, so the workflow had no variables
-    (and ``definitions`` / ``agents`` beside the mapping were not read).
-    """
-    for name in data["context_variables"]:
-        w.warn(
-            ("context_variables", name),
-            f"variable '{name}' is not set, as in the original runtime: its loader read variables only from "
-            "'definitions' (each with a source), and a name -> spec mapping under 'context_variables' gave "
-            "it none. Write it under definitions with source: {type: static, default: ...} to have it set",
-        )
-    for other in ("definitions", "agents"):
-        if other in data:
-            w.warn(
-                (other,),
-                "not read, as in the original runtime: beside a 'context_variables' mapping its loader read "
-                "only that mapping",
-            )
-    w.out.data = {"context_variables": []}
-    return w.out, {}
-
-
 def context_variables(data: dict[str, Any], lines: LineMap) -> tuple[Translation, dict[str, Any]]:
     """The variables, and the per-agent exposure (agent -> (names, path)) for the cross-file step."""
     w = Writer("context_variables.yaml", lines)
     if isinstance(data.get("context_variables"), dict):
-        return _mapped_variables(w, data)
+        return variant.mapped_variables(w, data)
     out = []
     for index, (key, name, entry) in enumerate(entries(data.get("definitions"))):
         at: FieldPath = ("definitions", key)
