@@ -206,7 +206,8 @@ def _agent(
         system_message=spec.system_message,
         description=spec.description,
         llm_config=llm_config(spec.llm, provider, http_client, spec.name, purpose, spec.output_model),
-        human_input_mode="NEVER",
+        # ALWAYS: AG2 reads the user's answer before the reply (engine.pausing._asks_user_first supplies it).
+        human_input_mode="ALWAYS" if spec.asks_user else "NEVER",
         code_execution_config=False,
         **kwargs,
     )

@@ -27,6 +27,11 @@ class StepIO:
     def supply(self, answer: str) -> None:
         self._answer = answer
 
+    @property
+    def supplied(self) -> bool:
+        """An answer is waiting to be read (an agent with human_input_mode ALWAYS reads it first)."""
+        return self._answer is not None
+
     def print(self, *objects: Any, sep: str = " ", end: str = "\n", flush: bool = False) -> None:
         return None
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.auto_tools import AUTO_PENDING, resume_auto_tool
 from runtime_core.engine.failures import UIToolFailed
@@ -92,6 +92,38 @@ class Asking:
         self.state.next_speaker = agent or USER_SPEAKER
         self.state.status = SessionStatus.awaiting_input
         self.final = (InputRequested, {"request": request})
+
+    def _asks_user_first(self: Turn, agent: str) -> bool:
+        """An agent with human_input_mode ALWAYS: AG2 asks the user before each of its replies. The step ends
+        with that question (before any hook or lifecycle tool of the reply runs); the answer's step supplies
+        it, and AG2 makes it the agent's reply (empty: the agent replies itself; ``exit``: the chat ends)."""
+        compiled = next((a for a in self.compiled.agents if a.name == agent), None)
+        if compiled is None or not compiled.asks_user or self.io.supplied:
+            return False
+        request = InputRequest(
+            request_id=f"req-{len(self.state.messages)}",
+            kind="user_turn",
+            prompt=f"Replying as {agent}: your message is {agent}'s reply; send an empty message to let "
+            f"{agent} reply itself, or exit to end the conversation",
+            agent=agent,
+        )
+        self.state.pending_input = request
+        self.state.next_speaker = agent
+        self.state.status = SessionStatus.awaiting_input
+        self.final = (InputRequested, {"request": request})
+        return True
+
+    def _agent_asked(self: Turn, pending: InputRequest) -> bool:
+        """The pending user turn is an ALWAYS agent's question (not the user's own turn)."""
+        return pending.agent == self.state.next_speaker and any(
+            a.name == pending.agent and a.asks_user for a in self.compiled.agents
+        )
+
+    def _consume_agent_input(self: Turn) -> Any:
+        assert self.user_input is not None
+        self.state.pending_input = None
+        self.io.supply(self.user_input.text)
+        return self.chat.participant(self.state.next_speaker or "")
 
     def _request_id(self: Turn) -> str:
         """Unique within the session: a reply's tools may ask several times at one transcript length."""

@@ -301,6 +301,12 @@ class _Step(Turn):
                     else "the first input must be a message"
                 )
             return "the session is not waiting for input"
+        if pending.kind == "user_turn" and self._agent_asked(pending):
+            # An ALWAYS agent's question: a message, or an answer frame (the wire's only way to send the
+            # empty text that lets the agent reply itself).
+            if given.kind == "message" or given.request_id == pending.request_id:
+                return None
+            return f"a message or an answer to request {pending.request_id} is expected"
         if pending.kind == "user_turn":
             if given.kind != "message" or not given.text.strip():
                 return "a non-empty message is expected"

@@ -111,6 +111,8 @@ class Turn(Asking):
             self._commit(speaker, first)
             self._user_message_event(first["content"])
             self._agent_turn(self._select(speaker))
+        elif pending is not None and pending.kind == "user_turn" and self._agent_asked(pending):
+            self._agent_turn(self._consume_agent_input())
         elif pending is not None and pending.kind == "user_turn":
             self._agent_turn(self._consume_user_turn())
         elif pending is not None:
@@ -172,6 +174,8 @@ class Turn(Asking):
     def _agent_turn(self, speaker: Any) -> None:
         if speaker.name in HUMANS:
             self._await_user(agent=speaker.name)
+            return
+        if self._asks_user_first(speaker.name):
             return
         if self.state.turn >= self.workflow.orchestrator.max_turns:
             self._complete("max_turns", f"max_turns ({self.workflow.orchestrator.max_turns}) reached")

@@ -111,12 +111,12 @@ def _runtime_extensions(wf: Workflow) -> Iterator[Finding]:
 
 def _human_input(wf: Workflow) -> Iterator[Finding]:
     for index, agent in enumerate(wf.agents):
-        if agent.human_input_mode in ("ALWAYS", "TERMINATE"):
+        if agent.human_input_mode == "TERMINATE":
             yield (
                 "agents.yaml",
                 ("agents", index, "human_input_mode"),
-                f"human_input_mode {agent.human_input_mode}: {_NOT_YET}; {agent.name} replies on its own "
-                "(as with NEVER), the user is asked only where handoffs or UI tools ask",
+                f"human_input_mode TERMINATE: {_NOT_YET}; {agent.name} replies on its own (as with NEVER), "
+                "and its reply limit or a termination message ends the chat without asking the user",
             )
 
 

@@ -54,7 +54,7 @@ def test_stackplan_loads_as_the_early_dialect() -> None:
     assert (tools["offer_kit"].ui.component, tools["offer_kit"].ui.mode) == ("kit_panel", "artifact")
     assert workflow.lifecycle_tools == []
     assert [a.max_consecutive_auto_reply for a in workflow.agents] == [4, 4, 4]
-    assert [a.human_input_mode for a in workflow.agents] == ["NEVER", "NEVER", None]
+    assert [a.human_input_mode for a in workflow.agents] == ["NEVER", "NEVER", "ALWAYS"]
 
 
 def test_stackplan_runs_as_its_authors_wrote_it() -> None:
@@ -69,11 +69,17 @@ def test_stackplan_runs_as_its_authors_wrote_it() -> None:
         *("Packager", executor, "Packager"),
     ]
     requests = [e.request for e in events_of(run, "input_request")]
-    assert [(r.tool_name, r.component, r.display) for r in requests] == [
-        ("ask_token", "token_form", "inline"),
-        ("offer_kit", "kit_panel", "artifact"),
+    assert [(r.kind, r.agent, r.tool_name, r.component, r.display) for r in requests] == [
+        ("ui_tool", "Keeper", "ask_token", "token_form", "inline"),
+        # human_input_mode ALWAYS: asked before each of Packager's replies; the empty answer let it reply.
+        ("user_turn", "Packager", None, None, None),
+        ("ui_tool", "Packager", "offer_kit", "kit_panel", "artifact"),
+        ("user_turn", "Packager", None, None, None),
     ]
     assert requests[0].ui == {"service": "ledger-api", "label": "ledger-api deploy token"}
+    assert requests[1].prompt.startswith("Replying as Packager")
+    # The second answer is Packager's reply, as AG2 makes a human's input the ALWAYS agent's reply.
+    assert run.messages[-1].speaker == "Packager" and run.messages[-1].content == "Thanks, that is all."
     results = {e.name: e.content for e in events_of(run, "tool_result")}
     assert json.loads(results["ask_token"]) == {
         "status": "success",
