@@ -141,7 +141,7 @@ def invoke(
         interactions.start()
     try:
         with executing(call, interactions) if call is not None else _nothing():
-            result = _call(tool, kwargs)
+            result = _call(tool, kwargs, context)
     except UIWait:
         result = None
     except Exception as exc:
@@ -159,7 +159,7 @@ def invoke(
     return outcome
 
 
-def _call(tool: LoadedTool, kwargs: dict[str, Any]) -> Any:
+def _call(tool: LoadedTool, kwargs: dict[str, Any], context: Any) -> Any:
     if tool.is_ui:
         # This runtime's own UI tools: the function builds what the client shows, the answer is the result.
         payload = tool.function(**kwargs)
@@ -172,7 +172,7 @@ def _call(tool: LoadedTool, kwargs: dict[str, Any]) -> Any:
         if tool.result_function is None:
             return answer
         if CONTEXT_PARAM in inspect.signature(tool.result_function).parameters:
-            return tool.result_function(answer, context_variables=kwargs.get(CONTEXT_PARAM))
+            return tool.result_function(answer, context_variables=context)
         return tool.result_function(answer)
     result = tool.function(**kwargs)
     if inspect.isawaitable(result):

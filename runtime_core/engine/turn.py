@@ -197,10 +197,9 @@ class Turn(Asking):
             self.out, self.compiled, speaker.name, chat, self.state.turn, self._is_handoff, hidden=hidden
         ):
             self.handoff_reported = True
-        if not chat.tool_calls:
-            # An auto_tool_mode agent's output invokes its tool (a UI tool's wait ends the step here).
+        if not chat.tool_calls:  # an auto_tool_mode agent's output invokes its tool (a UI tool may wait)
             run_auto_tool(self, speaker.name, chat)
-        if chat.tool_calls:
+        else:
             ui = self._ui_calls(chat)
             if ui:
                 self._await_ui(speaker.name, ui[0])

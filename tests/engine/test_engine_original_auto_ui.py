@@ -149,3 +149,53 @@ def test_a_tool_importing_a_missing_shared_module_is_refused_by_validate(tmp_pat
     (error,) = checked.errors
     assert (error.file, error.line) == ("tools/review.py", 8)
     assert "imports workflows._shared.formatting, but there is no _shared folder" in error.message
+
+
+KIND_UI_SOURCE = '''from typing import Any
+
+
+def confirm(title: str) -> dict:
+    """What the client shows."""
+    return {"title": title.upper()}
+
+
+def confirm_result(answer: dict, context_variables: Any = None) -> str:
+    context_variables["confirmed"] = answer.get("ok")
+    return "confirmed" if answer.get("ok") else "declined"
+'''
+
+
+@pytest.mark.parametrize("carry", [Carry.memory, Carry.json])
+def test_a_kind_ui_auto_tool_shows_its_payload_and_its_result_function_reads_the_answer(
+    tmp_path: Path, carry: Carry
+) -> None:
+    from engine_kit import agent, play, write_workflow
+
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A", structured_output="Draft", auto_tool_mode=True), agent("B")],
+        tools=[
+            {"name": "confirm", "file": "tools/kit.py", "function": "confirm", "kind": "ui", "agents": ["A"]}
+        ],
+        tool_source=KIND_UI_SOURCE,
+        outputs=[{"name": "Draft", "fields": [{"name": "title", "type": "str"}]}],
+        context=[{"name": "confirmed", "type": "bool", "default": False}],
+        handoffs=[
+            {"from_agent": "A", "to_agent": "B", "condition_type": "after_work"},
+            {"from_agent": "B", "to_agent": "terminate", "condition_type": "after_work"},
+        ],
+        startup_mode="agent_first",
+    )
+    script = {
+        "user_inputs": [{"answer": {"ok": True}}],
+        "replies": {"A": [{"output": {"title": "launch"}}], "B": ["done"]},
+    }
+
+    run, _ = play(workflow, script, carry)
+
+    (request,) = [e.request for e in events_of(run, "input_request")]
+    assert (request.tool_name, request.component, request.ui) == ("confirm", "confirm", {"title": "LAUNCH"})
+    (result,) = events_of(run, "tool_result")
+    assert (result.content, result.is_error) == ("confirmed", False)
+    assert run.state.context_variables["confirmed"] is True
+    assert run.state.status == SessionStatus.completed and speakers(run) == ["user", "A", "B"]
