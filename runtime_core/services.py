@@ -112,7 +112,11 @@ class Services:
 
         root = self.workflows_root / name
         # Only a plain folder name: a frame must never point the loader outside the workflows directory.
+        # ``_shared`` holds modules the workflows' tools share (workflow.tool_source.SHARED_DIR): not a
+        # workflow (named here, not imported: the route handlers' cold start does not load the validator).
         if not name or "/" in name or "\\" in name or name.startswith(".") or not root.is_dir():
+            raise KeyError(name)
+        if name == "_shared":
             raise KeyError(name)
         stamp = tuple(p.stat().st_mtime for p in sorted(root.rglob("*")) if p.is_file())
         with self._lock:

@@ -3,6 +3,9 @@
 Each entry finds its settings in a validated workflow and says what happens instead; ``mozaiks validate``
 prints one warning per setting found, naming file, line and field. When the engine learns one of these,
 its entry leaves ``PENDING`` (and the docs' "loaded, not yet run" table), nothing else changes.
+
+``NOTICES`` are found and reported the same way: settings that run as in the original runtime, or that this
+runtime decided not to provide (``data_entity``), where what happens deserves a warning.
 """
 
 from __future__ import annotations

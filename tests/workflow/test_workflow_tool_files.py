@@ -174,3 +174,15 @@ def test_the_workflows_own_modules_are_not_another_workflows(tmp_path: Path, nam
     _, errors = check_workflow(root)
 
     assert errors == []
+
+
+def test_the_shared_folder_is_not_a_workflow_a_client_can_start(tmp_path: Path) -> None:
+    from runtime_core.services import Services
+
+    _with_imports(tmp_path, "from workflows._shared.formatting import stage_line", {"formatting.py": ""})
+    services = Services(workflows_dir=tmp_path / "workflows")
+
+    assert services.workflow_names() == ["Desk"]
+    assert services.workflow("Desk").name == "Base"
+    with pytest.raises(KeyError):
+        services.workflow("_shared")
