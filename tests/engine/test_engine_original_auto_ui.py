@@ -199,3 +199,33 @@ def test_a_kind_ui_auto_tool_shows_its_payload_and_its_result_function_reads_the
     assert (result.content, result.is_error) == ("confirmed", False)
     assert run.state.context_variables["confirmed"] is True
     assert run.state.status == SessionStatus.completed and speakers(run) == ["user", "A", "B"]
+
+
+@pytest.mark.parametrize("carry", [Carry.memory, Carry.json])
+def test_a_second_wait_in_the_auto_tool_ends_the_next_step_the_same_way(tmp_path: Path, carry: Carry) -> None:
+    folder = _copy(tmp_path)
+    review = folder / "tools" / "review.py"
+    review.write_text(
+        review.read_text().replace(
+            '    context_variables["plan_status"] = response.get("decision")\n',
+            '    again = await use_ui_tool("PlanConfirm", {"decision": response.get("decision")})\n'
+            '    sure = again.get("sure")\n'
+            '    context_variables["plan_status"] = response.get("decision") if sure else "held"\n',
+        )
+    )
+    script = folder / "script.yaml"
+    first = "  - answer: {decision: approved, note: ship it}\n"
+    script.write_text(script.read_text().replace(first, first + "  - answer: {sure: true}\n"))
+
+    run = _run(carry, folder)
+
+    requests = [e.request for e in events_of(run, "input_request")]
+    assert [(r.component, r.tool_call_id) for r in requests] == [
+        ("PlanReview", "auto-1"),
+        ("PlanConfirm", "auto-1"),
+    ]
+    assert requests[0].request_id != requests[1].request_id
+    assert len(events_of(run, "tool_call")) == 1 and len(events_of(run, "tool_result")) == 1
+    context = run.state.context_variables
+    assert (context["plan_status"], context["reviews_started"]) == ("approved", 1)
+    assert run.state.status == SessionStatus.completed and speakers(run) == ["user", "Drafter", "Closer"]
