@@ -120,10 +120,10 @@ _LOCK = threading.Lock()
 
 def compile_workflow(workflow: Workflow) -> CompiledWorkflow:
     with _LOCK:
-        cached = _CACHE.get(workflow.content_hash)
+        cached = _CACHE.get(workflow.instance_key)
         if cached is None:
             cached = _compile(workflow)
-            _CACHE[workflow.content_hash] = cached
+            _CACHE[workflow.instance_key] = cached
         return cached
 
 

@@ -50,7 +50,7 @@ class LifecycleCall:
 
 
 def _function(workflow: Workflow, file: str, function: str) -> Callable[..., Any]:
-    module = _import(workflow.root / file, workflow.content_hash)
+    module = _import(workflow, file)
     found = getattr(module, function, None)
     if not callable(found):
         raise ToolLoadError(f"{file} has no function {function}")

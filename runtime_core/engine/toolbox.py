@@ -1,8 +1,9 @@
-"""Tool functions: loaded once per workflow content, wrapped once per built group.
+"""Tool functions: loaded once per workflow folder and content, wrapped once per built group.
 
-A workflow's ``tools/*.py`` are imported with importlib under a module name made from the workflow's content
-hash (``mozaiks_tools_<hash>_<stem>``), so two versions of a workflow in one warm process never collide and
-``sys.path`` is never touched. The loaded functions are immutable and cached with the compiled workflow.
+A workflow's ``tools/*.py`` are imported with importlib under a module name made from the workflow's
+``instance_key`` (its content hash and folder) and the file's path (``mozaiks_tools_<key>_tools_<stem>``), so
+two versions of a workflow, or two copies in two folders, never collide in one warm process, and ``sys.path``
+is never touched. The loaded functions are immutable and cached with the compiled workflow.
 
 Each built group (``engine.group``; a warm process reuses it across steps) wraps each function once, around
 the group's ``ToolRun``, which ``reset`` empties at the start of every step (``functools.wraps`` keeps the
@@ -27,6 +28,7 @@ import functools
 import importlib.util
 import inspect
 import json
+import re
 import sys
 import threading
 import typing
@@ -85,9 +87,8 @@ def load_tools(workflow: Workflow) -> dict[str, LoadedTool]:
     modules: dict[str, ModuleType] = {}
     tools: dict[str, LoadedTool] = {}
     for spec in workflow.tools:
-        path = (workflow.root / spec.file).resolve()
         if spec.file not in modules:
-            modules[spec.file] = _import(path, workflow.content_hash)
+            modules[spec.file] = _import(workflow, spec.file)
         module = modules[spec.file]
         function = getattr(module, spec.function, None)
         if not callable(function):
@@ -134,13 +135,16 @@ def resolved_signature(function: Callable[..., Any], file: str) -> inspect.Signa
 _IMPORT_LOCK = threading.RLock()
 
 
-def _import(path: Path, content_hash: str) -> ModuleType:
+def _import(workflow: Workflow, file: str) -> ModuleType:
+    """A tool file's module (``tools/x.py``), imported once per workflow folder and content."""
+    path = (workflow.root / file).resolve()
+    # Named after the workflow instance and the file's place in it: tools/a/x.py and tools/b/x.py differ.
+    dotted = re.sub(r"\W", "_", Path(file).with_suffix("").as_posix())
     with _IMPORT_LOCK:
-        return _import_once(path, content_hash)
+        return _import_once(path, f"mozaiks_tools_{workflow.instance_key[:16]}_{dotted}")
 
 
-def _import_once(path: Path, content_hash: str) -> ModuleType:
-    name = f"mozaiks_tools_{content_hash[:16]}_{path.stem}"
+def _import_once(path: Path, name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -116,7 +116,7 @@ def group_key(compiled: CompiledWorkflow, provider: ModelProvider, first_message
     options = [provider.client_options(llm.api_key_env, llm.base_url, llm.timeout) for llm in llms]
     digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()
     named = isinstance(first_message, dict) and "name" in first_message
-    return (compiled.workflow.content_hash, digest, named)
+    return (compiled.workflow.instance_key, digest, named)
 
 
 class Lease:

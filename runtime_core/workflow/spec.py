@@ -7,6 +7,7 @@ of one file at a time. Field docstrings become the descriptions of the JSON Sche
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -377,6 +378,13 @@ class Workflow(BaseModel):
     @property
     def name(self) -> str:
         return self.orchestrator.workflow_name
+
+    @property
+    def instance_key(self) -> str:
+        """What a compiled workflow, its built groups and its tool modules are cached under: the content and
+        the folder. Equal files in two folders are two workflows: their names (the original dialect takes
+        it from the folder), data files and tools' ``__file__`` differ."""
+        return hashlib.sha256(f"{self.content_hash}\0{self.root}".encode()).hexdigest()
 
     @property
     def initial_agent(self) -> str:

@@ -146,8 +146,7 @@ def test_a_file_of_the_workflow_folder_wins_over_the_workflows_root(intake: Path
     (intake.parent / "_pack" / "layout.json").write_text('{"columns": 4}')
     (intake / "workflows" / "_pack").mkdir(parents=True)
     (intake / "workflows" / "_pack" / "layout.json").write_text('{"columns": 5}')
-    # yaml (JSON is YAML): YAML unlike the other tests', whose compiled workflow is cached by content.
-    _set_path(intake, "workflows/_pack/layout.json", "yaml")
+    _set_path(intake, "workflows/_pack/layout.json")
 
     assert compile_workflow(load_workflow(intake)).initial_context()["layout"] == {"columns": 5}
 
@@ -226,3 +225,23 @@ def test_yaml_and_text_formats(intake: Path) -> None:
     context = compile_workflow(load_workflow(intake)).initial_context()
 
     assert context["layout"] == {"columns": 3}
+
+
+def test_two_folders_with_the_same_files_compile_to_their_own_workflows(tmp_path: Path) -> None:
+    """The compiled-workflow cache is keyed by content *and* folder: a copy of a workflow under another name,
+    beside a different data file, is its own workflow (a cache may make a step faster, never different)."""
+    import shutil
+
+    one, other = tmp_path / "a" / "Intake", tmp_path / "b" / "Briefing"
+    shutil.copytree(ORIGINAL / "Intake", one)
+    shutil.copytree(ORIGINAL / "Intake", other)
+    layout = next(p for p in other.rglob("*.json") if "layout" in p.name)
+    layout.write_text('{"columns": 3, "sections": ["faq"]}')
+    first, second = load_workflow(one), load_workflow(other)
+    assert first.content_hash == second.content_hash  # the data file is read per session, not hashed
+
+    layout_of_first = compile_workflow(first).initial_context()["layout"]
+    assert layout_of_first == {"columns": 2, "sections": ["hero", "pricing"]}
+    compiled = compile_workflow(second)
+    assert compiled.workflow.root == other
+    assert compiled.initial_context()["layout"] == {"columns": 3, "sections": ["faq"]}
