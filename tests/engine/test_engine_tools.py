@@ -211,3 +211,21 @@ def test_an_annotation_that_names_nothing_is_refused_naming_file_and_function(
 
     with pytest.raises(ToolLoadError, match=r"tools/kit\.py: function 'lookup'.*name 'Order' is not defined"):
         load_tools(workflow.model_copy(update={"content_hash": "1" * 64}))
+
+
+def test_two_tool_files_with_one_name_in_two_subfolders_are_two_modules(tmp_path: Path) -> None:
+    for folder, word in (("orders", "order"), ("refunds", "refund")):
+        (tmp_path / "tools" / folder).mkdir(parents=True)
+        (tmp_path / "tools" / folder / "kit.py").write_text(f"def {word}() -> str:\n    return '{word}'\n")
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A", tools=["order", "refund"])],
+        tools=[
+            {"name": "order", "file": "tools/orders/kit.py", "function": "order"},
+            {"name": "refund", "file": "tools/refunds/kit.py", "function": "refund"},
+        ],
+    )
+
+    loaded = load_tools(workflow)
+
+    assert loaded["order"].function() == "order" and loaded["refund"].function() == "refund"
