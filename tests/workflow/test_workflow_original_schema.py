@@ -15,8 +15,8 @@ from runtime_core.workflow.original.early_tools import is_early_tools
 from runtime_core.workflow.original.schema import ORIGINAL_MODELS
 
 ORIGINAL = HERE / "original"
-# The engine's test workflow of the early original dialect.
-STACKPLAN = REPO / "tests" / "engine" / "original" / "StackPlan"
+# The engine's test workflows in the original dialects (KeyDesk, PlanDesk, StackPlan ...).
+ENGINE_ORIGINAL = REPO / "tests" / "engine" / "original"
 SCHEMA_DIR = REPO / "docs" / "schema"
 _EARLY = {
     "tools.yaml": ("original/early_tools", is_early_tools),
@@ -35,7 +35,7 @@ def _kind(path: Path, kind: str, file: str) -> bool:
 
 FILES = sorted(
     (folder.relative_to(REPO / "tests").as_posix(), kind, file)
-    for folder in [*ORIGINAL.iterdir(), STACKPLAN]
+    for folder in [*ORIGINAL.iterdir(), *ENGINE_ORIGINAL.iterdir()]
     if folder.is_dir()
     for kind, (file, _) in ORIGINAL_MODELS.items()
     if (folder / file).is_file() and _kind(folder / file, kind, file)

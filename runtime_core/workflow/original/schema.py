@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from runtime_core.workflow.original.schema_early import EARLY_MODELS
 from runtime_core.workflow.spec_base import Strict, ToolUI
@@ -197,6 +197,11 @@ class OriginalHooksFile(Strict):
 
 
 class OriginalSource(Strict):
+    """Other settings (a computed source's ``computation``, an external source's ``service``, a data_entity's
+    ``schema``...) are kept as written, in ``source_options``, as the loader keeps them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
+
     type: Literal[
         "config", "static", "computed", "state", "data_reference", "file", "external", "data_entity"
     ]
