@@ -1,95 +1,37 @@
 """Checks across the files of one workflow: names are unique, references resolve, rules fit together.
 
-Runs after every file has been shape-checked, on the entries that passed (see ``Files``): one bad entry
-neither hides the errors of the others nor cascades into a page of "unknown agent" errors.
+Runs after every file has been shape-checked, on the entries that passed (``check_report.Files``): one bad
+entry neither hides the errors of the others nor cascades into a page of "unknown agent" errors. The checks of
+structured_outputs.yaml are in ``output_checks``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from runtime_core.workflow.check_report import Files, Report, duplicates, matches_type
 from runtime_core.workflow.context_expression import expression_problem, referenced_variables
 from runtime_core.workflow.errors import WorkflowError
 from runtime_core.workflow.function_refs import check_function_refs
+from runtime_core.workflow.output_checks import check_structured_outputs
 from runtime_core.workflow.shape_errors import describe_value
 from runtime_core.workflow.spec import (
     RESERVED_TARGETS,
     USER_TARGET,
-    Agent,
     ConditionType,
-    ContextVariable,
-    Handoff,
     OrchestrationStrategy,
     Orchestrator,
-    OutputModel,
-    Tool,
     ToolKind,
     VariableSource,
-    VariableType,
 )
-from runtime_core.workflow.spec_base import Dialect, Hook, LifecycleTool
+from runtime_core.workflow.spec_base import Dialect
 from runtime_core.workflow.suggestions import did_you_mean
 from runtime_core.workflow.tool_source import ToolSource, check_tool_path, read_tool_source
-from runtime_core.workflow.yaml_source import FieldPath, LineMap, format_path
-
-_SCALAR_OUTPUT_TYPES = ("str", "int", "float", "bool", "dict", "list")
-# Exactly the grammar the engine's model builder accepts (no spaces inside the brackets).
-_LIST_TYPE = re.compile(r"^list\[([A-Za-z_][A-Za-z0-9_]*)\]$")
-
-
-@dataclass
-class Files:
-    """What the cross-checks see of each file.
-
-    Items are the entries that passed their own shape check, with their index in the file, so that one bad
-    entry does not hide the errors of the others. ``names`` holds, per file, the ``name`` of every entry as
-    written (valid or not): a reference to an entry with a bad field is not also an "unknown" reference. A
-    file that could not be read at all has no names (None), and references into it are not checked.
-    """
-
-    orchestrator: Orchestrator | None = None
-    agents: list[tuple[int, Agent]] = field(default_factory=list)
-    handoffs: list[tuple[int, Handoff]] = field(default_factory=list)
-    tools: list[tuple[int, Tool]] = field(default_factory=list)
-    context_variables: list[tuple[int, ContextVariable]] = field(default_factory=list)
-    models: list[tuple[int, OutputModel]] = field(default_factory=list)
-    names: dict[str, list[str] | None] = field(default_factory=dict)
-    # File name -> line map, for every file that parsed.
-    lines: dict[str, LineMap] = field(default_factory=dict)
-    hooks: list[tuple[int, Hook]] = field(default_factory=list)
-    lifecycle_tools: list[tuple[int, LifecycleTool]] = field(default_factory=list)
-    # The original dialect allows what its runtime did: conditional after-works (expression rules).
-    dialect: Dialect = Dialect.mozaiks
-
-
-class _Report:
-    def __init__(self, files: Files) -> None:
-        self.files = files
-        self.errors: list[WorkflowError] = []
-
-    def add(self, file: str, path: FieldPath, message: str, line: int | None = None) -> None:
-        if line is None:
-            lines = self.files.lines.get(file)
-            line = lines.line_of(path) if lines is not None else None
-        self.errors.append(WorkflowError(file=file, line=line, field=format_path(path), message=message))
-
-
-def _duplicates(report: _Report, file: str, key: str, items: list[tuple[int, Any]], what: str) -> None:
-    first: dict[str, int] = {}
-    lines = report.files.lines.get(file, LineMap())
-    for index, item in items:
-        path = (key, index, "name")
-        if item.name in first:
-            report.add(file, path, f"duplicate {what} name '{item.name}' (first at line {first[item.name]})")
-        else:
-            first[item.name] = lines.line_of(path)
+from runtime_core.workflow.yaml_source import FieldPath
 
 
 def _check_ref(
-    report: _Report, file: str, path: FieldPath, name: str, known: list[str] | None, what: str, where: str
+    report: Report, file: str, path: FieldPath, name: str, known: list[str] | None, what: str, where: str
 ) -> None:
     if known is None or name in known:
         return
@@ -97,7 +39,7 @@ def _check_ref(
 
 
 def _check_agent_ref(
-    report: _Report, file: str, path: FieldPath, name: str, agents: list[str] | None, targets: bool = False
+    report: Report, file: str, path: FieldPath, name: str, agents: list[str] | None, targets: bool = False
 ) -> None:
     if agents is None:
         return
@@ -109,7 +51,7 @@ def _check_agent_ref(
 
 
 def _check_orchestrator(
-    report: _Report, orch: Orchestrator, agents: list[str] | None, dialect: Dialect = Dialect.mozaiks
+    report: Report, orch: Orchestrator, agents: list[str] | None, dialect: Dialect = Dialect.mozaiks
 ) -> None:
     file = "orchestrator.yaml"
     if orch.initial_agent is not None:
@@ -129,9 +71,9 @@ def _check_orchestrator(
         )
 
 
-def _check_agents(report: _Report, files: Files) -> None:
+def _check_agents(report: Report, files: Files) -> None:
     file = "agents.yaml"
-    _duplicates(report, file, "agents", files.agents, "agent")
+    duplicates(report, file, "agents", files.agents, "agent")
     tools = files.names.get("tools.yaml")
     models = files.names.get("structured_outputs.yaml")
     for index, agent in files.agents:
@@ -154,7 +96,7 @@ def _check_agents(report: _Report, files: Files) -> None:
             )
 
 
-def _check_handoffs(report: _Report, files: Files, agents: list[str] | None) -> None:
+def _check_handoffs(report: Report, files: Files, agents: list[str] | None) -> None:
     file = "handoffs.yaml"
     variables = files.names.get("context_variables.yaml")
     after_work_seen: dict[str, int] = {}
@@ -206,7 +148,7 @@ def _check_handoffs(report: _Report, files: Files, agents: list[str] | None) -> 
                 after_work_seen[handoff.from_agent] = report.files.lines[file].line_of(at)
 
 
-def _check_expression(report: _Report, path: FieldPath, expression: str, variables: list[str] | None) -> None:
+def _check_expression(report: Report, path: FieldPath, expression: str, variables: list[str] | None) -> None:
     problem = expression_problem(expression)
     if problem is not None:
         report.add("handoffs.yaml", path, problem)
@@ -229,9 +171,9 @@ def _own_names(files: Files) -> frozenset[str]:
     return frozenset([orchestrator.workflow_name] if orchestrator is not None else [])
 
 
-def _check_tools(report: _Report, files: Files, agents: list[str] | None, root: Path) -> None:
+def _check_tools(report: Report, files: Files, agents: list[str] | None, root: Path) -> None:
     file = "tools.yaml"
-    _duplicates(report, file, "tools", files.tools, "tool")
+    duplicates(report, file, "tools", files.tools, "tool")
     sources: dict[str, ToolSource] = {}
     described: set[tuple[str, str]] = set()
     given_by_agents = {tool for _, agent in files.agents for tool in agent.tools}
@@ -290,24 +232,12 @@ def _check_tools(report: _Report, files: Files, agents: list[str] | None, root: 
             )
 
 
-def _matches_type(kind: VariableType, value: Any) -> bool:
-    checks = {
-        VariableType.str: lambda v: isinstance(v, str),
-        VariableType.int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        VariableType.float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        VariableType.bool: lambda v: isinstance(v, bool),
-        VariableType.list: lambda v: isinstance(v, list),
-        VariableType.dict: lambda v: isinstance(v, dict),
-    }
-    return checks[kind](value)
-
-
-def _check_context_variables(report: _Report, files: Files) -> None:
+def _check_context_variables(report: Report, files: Files) -> None:
     file = "context_variables.yaml"
-    _duplicates(report, file, "context_variables", files.context_variables, "variable")
+    duplicates(report, file, "context_variables", files.context_variables, "variable")
     for index, var in files.context_variables:
         at = ("context_variables", index)
-        if var.default is not None and not _matches_type(var.type, var.default):
+        if var.default is not None and not matches_type(var.type, var.default):
             report.add(
                 file,
                 (*at, "default"),
@@ -319,102 +249,9 @@ def _check_context_variables(report: _Report, files: Files) -> None:
             report.add(file, (*at, "env_var"), "env_var is only read when source is env")
 
 
-def _check_structured_outputs(report: _Report, files: Files) -> None:
-    file = "structured_outputs.yaml"
-    _duplicates(report, file, "models", files.models, "model")
-    models = files.names.get(file) or []
-    for m_index, model in files.models:
-        seen: dict[str, int] = {}
-        for f_index, out_field in enumerate(model.fields):
-            at = ("models", m_index, "fields", f_index)
-            if out_field.name in seen:
-                report.add(
-                    file,
-                    (*at, "name"),
-                    f"duplicate field name '{out_field.name}' (first at line {seen[out_field.name]})",
-                )
-            else:
-                seen[out_field.name] = report.files.lines[file].line_of((*at, "name"))
-            match = _LIST_TYPE.match(out_field.type)
-            base = match.group(1) if match else out_field.type
-            if (out_field.type == "union") != (out_field.variants is not None):
-                report.add(file, (*at, "variants"), "variants go with type union, and union needs variants")
-                continue
-            if out_field.type == "union":
-                for v_index, variant in enumerate(out_field.variants or []):
-                    if variant not in _SCALAR_OUTPUT_TYPES and variant not in models:
-                        hint = did_you_mean(variant, [*_SCALAR_OUTPUT_TYPES, *models])
-                        report.add(file, (*at, "variants", v_index), f"unknown type '{variant}'{hint}")
-                continue
-            if base not in _SCALAR_OUTPUT_TYPES and base not in models:
-                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", base):
-                    hint = did_you_mean(base, [*_SCALAR_OUTPUT_TYPES, *models])
-                    report.add(file, (*at, "type"), f"unknown type '{base}'{hint}")
-                else:
-                    report.add(
-                        file,
-                        (*at, "type"),
-                        f"invalid type '{out_field.type}': use str, int, float, bool, dict, a model name, "
-                        "list[<one of those>] or union",
-                    )
-                continue
-            if out_field.enum is not None:
-                if match or base not in ("str", "int", "float"):
-                    report.add(file, (*at, "enum"), "enum is only for str, int and float fields")
-                elif not all(_matches_type(VariableType(base), v) for v in out_field.enum):
-                    report.add(file, (*at, "enum"), f"every enum value must be of type {base}")
-
-
-def _model_refs(model: OutputModel, models: list[str]) -> list[tuple[int, str]]:
-    """(field index, model name) for each field of ``model`` whose type names a model."""
-    refs = []
-    for index, out_field in enumerate(model.fields):
-        match = _LIST_TYPE.match(out_field.type)
-        base = match.group(1) if match else out_field.type
-        for name in [base, *(out_field.variants or [])]:
-            if name in models:
-                refs.append((index, name))
-    return refs
-
-
-def _check_output_cycles(report: _Report, files: Files) -> None:
-    """The engine builds one pydantic model per entry and cannot build a model that contains itself."""
-    file = "structured_outputs.yaml"
-    names = [model.name for _, model in files.models]
-    graph = {model.name: [ref for _, ref in _model_refs(model, names)] for _, model in files.models}
-    reported: set[frozenset[str]] = set()
-    for m_index, model in files.models:
-        for f_index, ref in _model_refs(model, names):
-            path = _path_between(graph, ref, model.name)
-            if path is None or frozenset(path) in reported:
-                continue
-            reported.add(frozenset(path))
-            cycle = " -> ".join([model.name, *path])
-            report.add(
-                file,
-                ("models", m_index, "fields", f_index, "type"),
-                f"model '{model.name}' contains itself ({cycle}); structured outputs cannot be recursive",
-            )
-
-
-def _path_between(graph: dict[str, list[str]], start: str, goal: str) -> list[str] | None:
-    """Models from ``start`` to ``goal`` following field references, or None when unreachable."""
-    stack: list[list[str]] = [[start]]
-    seen: set[str] = set()
-    while stack:
-        path = stack.pop()
-        if path[-1] == goal:
-            return path
-        if path[-1] in seen:
-            continue
-        seen.add(path[-1])
-        stack.extend([*path, nxt] for nxt in reversed(graph.get(path[-1], [])))
-    return None
-
-
 def crosscheck(files: Files, root: Path) -> list[WorkflowError]:
     """Every cross-file error of the workflow in ``root``."""
-    report = _Report(files)
+    report = Report(files)
     agents = files.names.get("agents.yaml")
     if files.orchestrator is not None:
         _check_orchestrator(report, files.orchestrator, agents, files.dialect)
@@ -422,7 +259,6 @@ def crosscheck(files: Files, root: Path) -> list[WorkflowError]:
     _check_handoffs(report, files, agents)
     _check_tools(report, files, agents, root)
     _check_context_variables(report, files)
-    _check_structured_outputs(report, files)
-    _check_output_cycles(report, files)
+    check_structured_outputs(report, files)
     report.errors.extend(check_function_refs(files.hooks, files.lifecycle_tools, agents, files.lines, root))
     return report.errors

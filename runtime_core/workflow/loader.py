@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from runtime_core.workflow.check_report import Files
 from runtime_core.workflow.context_files import check_context_files, file_variables
-from runtime_core.workflow.crosscheck import Files, crosscheck
+from runtime_core.workflow.crosscheck import crosscheck
 from runtime_core.workflow.errors import WorkflowError, WorkflowValidationError
 from runtime_core.workflow.original import UI_CONFIG, Parsed, rename_field, translate_folder
 from runtime_core.workflow.pending import pending_warnings
