@@ -21,6 +21,7 @@ from runtime_core.workflow.spec_base import (
     HooksFile,
     Identifier,
     LifecycleTool,
+    LLMConfig,
     RuntimeExtension,
     StateTrigger,
     Strict,
@@ -50,25 +51,6 @@ class OrchestrationStrategy(StrEnum):
 class StartupMode(StrEnum):
     agent_first = "agent_first"
     user_first = "user_first"
-
-
-class LLMConfig(Strict):
-    """Model settings. The API key itself never appears in YAML: only the name of the variable holding it."""
-
-    model: str | None = None
-    """Model name, e.g. gpt-4o-mini. An agent's value overrides the orchestrator's."""
-    api_type: Literal["openai"] | None = None
-    """Client protocol; only OpenAI-compatible APIs are supported."""
-    base_url: str | None = None
-    """Base URL of an OpenAI-compatible API; the OpenAI API when unset."""
-    api_key_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
-    """Name of the environment variable holding the API key (never the key itself)."""
-    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
-    """Sampling temperature, 0 to 2."""
-    max_tokens: Annotated[int, Field(gt=0)] | None = None
-    """Upper bound on tokens per model reply."""
-    timeout: Annotated[float, Field(gt=0)] | None = None
-    """Seconds to wait for one model call."""
 
 
 class Orchestrator(Strict):

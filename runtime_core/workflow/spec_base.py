@@ -1,15 +1,16 @@
-"""Shared pieces of the spec models, and the settings loaded into the spec that the engine does not run yet.
+"""Shared pieces of the spec models: the strict base, identifiers, the model settings (``LLMConfig``) of the
+orchestrator and the agents, and the settings the original MozaiksAI dialect brings (hooks, lifecycle tools,
+state triggers, data references, UI settings, runtime extensions).
 
-The original MozaiksAI dialect (``runtime_core.workflow.original``) has meaning this runtime lacks (hooks,
-lifecycle tools, state triggers, database-backed context variables...). Those settings are kept in the spec
-with their full content, so a later change can implement them, and ``runtime_core.workflow.pending`` turns
-each one into a warning naming file, line and field: never a silently ignored setting.
+Those original settings are kept in the spec with their full content; what the engine does not run is listed
+once in ``runtime_core.workflow.pending``, which turns each occurrence into a warning naming file, line and
+field: never a silently ignored setting.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -143,3 +144,22 @@ class RuntimeExtension(Strict):
     """module:attribute of the original platform that provides it."""
     config: dict[str, Any] | None = None
     """Its settings."""
+
+
+class LLMConfig(Strict):
+    """Model settings. The API key itself never appears in YAML: only the name of the variable holding it."""
+
+    model: str | None = None
+    """Model name, e.g. gpt-4o-mini. An agent's value overrides the orchestrator's."""
+    api_type: Literal["openai"] | None = None
+    """Client protocol; only OpenAI-compatible APIs are supported."""
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible API; the OpenAI API when unset."""
+    api_key_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    """Sampling temperature, 0 to 2."""
+    max_tokens: Annotated[int, Field(gt=0)] | None = None
+    """Upper bound on tokens per model reply."""
+    timeout: Annotated[float, Field(gt=0)] | None = None
+    """Seconds to wait for one model call."""
