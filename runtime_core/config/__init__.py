@@ -7,12 +7,8 @@ problems; ``groups`` holds one pydantic model per concern; ``runtime`` loads the
 from runtime_core.config.groups import (
     API_GATEWAY_MAX_FRAME_BYTES,
     API_GATEWAY_MAX_MESSAGE_BYTES,
-    HMAC_ALGORITHMS,
-    MIN_HMAC_SECRET_BYTES,
-    PUBLIC_KEY_ALGORITHMS,
     EndpointSettings,
     FrameSettings,
-    JwtSettings,
     ModelSettings,
     QueueSettings,
     StoreSettings,
@@ -20,6 +16,12 @@ from runtime_core.config.groups import (
     TracingSettings,
     WorkerSettings,
     WorkflowSettings,
+)
+from runtime_core.config.jwt_settings import (
+    HMAC_ALGORITHMS,
+    MIN_HMAC_SECRET_BYTES,
+    PUBLIC_KEY_ALGORITHMS,
+    JwtSettings,
 )
 from runtime_core.config.reader import (
     ConfigError,

@@ -8,7 +8,6 @@ from typing import Any
 from runtime_core.config.groups import (
     EndpointSettings,
     FrameSettings,
-    JwtSettings,
     ModelSettings,
     QueueSettings,
     StoreSettings,
@@ -17,6 +16,7 @@ from runtime_core.config.groups import (
     WorkerSettings,
     WorkflowSettings,
 )
+from runtime_core.config.jwt_settings import JwtSettings
 from runtime_core.config.reader import ConfigError, ConfigProblem, Environ, SecretFetcher
 from runtime_core.config.variables import Group
 
