@@ -206,8 +206,9 @@ def _agent(
         system_message=spec.system_message,
         description=spec.description,
         llm_config=llm_config(spec.llm, provider, http_client, spec.name, purpose, spec.output_model),
-        # ALWAYS: AG2 reads the user's answer before the reply (engine.pausing._asks_user_first supplies it).
-        human_input_mode="ALWAYS" if spec.asks_user else "NEVER",
+        # ALWAYS / TERMINATE: AG2 reads the user's answer before the reply when its mode says so
+        # (engine.pausing._asks_user_first ends the step with the question; the answer's step supplies it).
+        human_input_mode=spec.human_input_mode,
         code_execution_config=False,
         **kwargs,
     )

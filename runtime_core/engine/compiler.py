@@ -54,8 +54,9 @@ class CompiledAgent:
     max_consecutive_auto_reply: int | None
     # Context variables shown in the prompt, in the order written (engine.exposure).
     variables: tuple[str, ...] = ()
-    # human_input_mode ALWAYS (original dialect): AG2 asks the user before each of the agent's replies.
-    asks_user: bool = False
+    # human_input_mode (early original dialect) as AG2 reads it: ALWAYS asks the user before each reply,
+    # TERMINATE at the reply limit or on a termination message (engine.humanio.asks_human).
+    human_input_mode: str = "NEVER"
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _compile(workflow: Workflow) -> CompiledWorkflow:
             output_model=output_models[a.structured_output] if a.structured_output else None,
             max_consecutive_auto_reply=a.max_consecutive_auto_reply,
             variables=tuple(a.context_variables or ()),
-            asks_user=a.human_input_mode == "ALWAYS",
+            human_input_mode=a.human_input_mode or "NEVER",
         )
         for a in workflow.agents
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime_core.engine.auto_tools import AUTO_PENDING, resume_auto_tool
 from runtime_core.engine.failures import UIToolFailed
+from runtime_core.engine.humanio import asks_human
 from runtime_core.engine.toolbox import ui_payload
 from runtime_core.engine.triggers import ui_response_updates
 from runtime_core.events import InputRequested
@@ -94,17 +95,28 @@ class Asking:
         self.final = (InputRequested, {"request": request})
 
     def _asks_user_first(self: Turn, agent: str) -> bool:
-        """An agent with human_input_mode ALWAYS: AG2 asks the user before each of its replies. The step ends
-        with that question (before any hook or lifecycle tool of the reply runs); the answer's step supplies
-        it, and AG2 makes it the agent's reply (empty: the agent replies itself; ``exit``: the chat ends)."""
-        compiled = next((a for a in self.compiled.agents if a.name == agent), None)
-        if compiled is None or not compiled.asks_user or self.io.supplied:
+        """AG2 reads the user's input in this reply (human_input_mode ALWAYS: before each; TERMINATE: at the
+        agent's reply limit or on a termination message; ``engine.humanio.asks_human``). The step ends with
+        that question, before any hook or lifecycle tool of the reply runs; the answer's step replays to this
+        point and supplies it, and AG2 makes of it what it makes of a human's input (a text is the agent's
+        reply; empty: the agent replies itself, or on a termination message the chat ends; ``exit``: it
+        ends)."""
+        if self.io.supplied or not self._human_mode(agent):
             return False
+        why = asks_human(self.chat.participant(agent), self.chat.manager)
+        if why is None:
+            return False
+        if why == "always":
+            empty = f"send an empty message to let {agent} reply itself"
+        elif why == "limit":
+            empty = f"{agent} reached its limit of replies in a row; send an empty message to let it go on"
+        else:
+            empty = f"{agent} received a termination message; an empty message ends the conversation too"
         request = InputRequest(
             request_id=f"req-{len(self.state.messages)}",
             kind="user_turn",
-            prompt=f"Replying as {agent}: your message is {agent}'s reply; send an empty message to let "
-            f"{agent} reply itself, or exit to end the conversation",
+            prompt=f"Replying as {agent}: your message is {agent}'s reply; {empty}, or exit to end the "
+            "conversation",
             agent=agent,
         )
         self.state.pending_input = request
@@ -113,11 +125,13 @@ class Asking:
         self.final = (InputRequested, {"request": request})
         return True
 
+    def _human_mode(self: Turn, agent: str | None) -> bool:
+        """The agent's human_input_mode lets AG2 ask the user (ALWAYS or TERMINATE)."""
+        return any(a.name == agent and a.human_input_mode != "NEVER" for a in self.compiled.agents)
+
     def _agent_asked(self: Turn, pending: InputRequest) -> bool:
-        """The pending user turn is an ALWAYS agent's question (not the user's own turn)."""
-        return pending.agent == self.state.next_speaker and any(
-            a.name == pending.agent and a.asks_user for a in self.compiled.agents
-        )
+        """The pending user turn is an agent's question (ALWAYS / TERMINATE), not the user's own turn."""
+        return pending.agent == self.state.next_speaker and self._human_mode(pending.agent)
 
     def _consume_agent_input(self: Turn) -> Any:
         assert self.user_input is not None

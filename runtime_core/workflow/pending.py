@@ -34,9 +34,6 @@ class PendingFeature:
     find: Callable[[Workflow], Iterator[Finding]]
 
 
-_NOT_YET = "loaded, not yet run"
-
-
 def _data_entities(wf: Workflow) -> Iterator[Finding]:
     """A decision, not pending: the original handed tools a live MongoDB writer in the context (the
     variable's value: ``create`` / ``update`` / ``flush`` on ``database_name.collection``, not scoped to a
@@ -112,22 +109,10 @@ def _runtime_extensions(wf: Workflow) -> Iterator[Finding]:
         )
 
 
-def _human_input(wf: Workflow) -> Iterator[Finding]:
-    for index, agent in enumerate(wf.agents):
-        if agent.human_input_mode == "TERMINATE":
-            yield (
-                "agents.yaml",
-                ("agents", index, "human_input_mode"),
-                f"human_input_mode TERMINATE: {_NOT_YET}; {agent.name} replies on its own (as with NEVER), "
-                "and its reply limit or a termination message ends the chat without asking the user",
-            )
-
-
 PENDING: tuple[PendingFeature, ...] = (
     PendingFeature("user_handoffs", _user_handoffs),
     PendingFeature("greeting", _greeting),
     PendingFeature("runtime_extensions", _runtime_extensions),
-    PendingFeature("human_input_mode", _human_input),
 )
 
 

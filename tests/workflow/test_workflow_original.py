@@ -124,9 +124,8 @@ def test_intake_reports_each_setting_not_yet_run_at_its_line() -> None:
     ):
         assert needle in messages
     # Every entry of the one list of pending features fires on this workflow, but those needing a workflow
-    # without the user (Intake has one: its greeting and rules from the user run; tested below) and the
-    # early dialect's human_input_mode (test_workflow_original_early.py).
-    assert len(result.warnings) == len(PENDING) - 3 + 1  # + notes.json
+    # without the user (Intake has one: its greeting and rules from the user run; tested below).
+    assert len(result.warnings) == len(PENDING) - 2 + 1  # + notes.json
 
 
 def test_a_data_entity_source_is_a_notice_at_its_line_and_starts_from_its_default(tmp_path: Path) -> None:
