@@ -10,8 +10,9 @@ import yaml
 
 from runtime_core.engine.driver import Carry, Run, drive, scripted_inputs
 from runtime_core.llm.provider import ModelProvider
-from runtime_core.llm.script import Script
+from runtime_core.llm.script import Script, load_script
 from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.session import new_session
 from runtime_core.workflow import Workflow, load_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "workflows"
@@ -59,6 +60,31 @@ def play(
     model = ScriptedModel(parsed)
     run = drive(workflow, model, scripted_inputs(list(parsed.user_inputs)), carry=carry)
     return run, model
+
+
+def run_on_script(
+    workflow: Workflow,
+    script_path: Path,
+    carry: Carry = Carry.memory,
+    *,
+    session_id: str = "local-session",
+    tenant: tuple[str, str] | None = None,
+) -> Run:
+    """``workflow`` on the script at ``script_path`` (its replies and user inputs) until it ends or waits;
+    ``tenant`` (app_id, user_id) is the verified tenant of the session (the runtime context tools see)."""
+    script = load_script(script_path)
+    state = None
+    if tenant is not None:
+        state = new_session(workflow, session_id, app_id=tenant[0], user_id=tenant[1])
+    return drive(
+        workflow,
+        ScriptedModel(script),
+        scripted_inputs(list(script.user_inputs)),
+        carry=carry,
+        session_id=session_id,
+        state=state,
+        script_path=script_path,
+    )
 
 
 def example(name: str) -> tuple[Workflow, Path]:

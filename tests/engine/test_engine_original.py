@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_kit import agent, comparable, events_of, play, speakers, write_workflow
+from engine_kit import agent, comparable, events_of, play, run_on_script, speakers, write_workflow
 
 from runtime_core.engine.driver import Carry, drive, scripted_inputs
 from runtime_core.llm.script import load_script
@@ -30,16 +30,7 @@ RUNNABLE = ["HelpDesk", "Escalation", "Planner"]
 
 
 def _run(carry: Carry, name: str = "HelpDesk") -> Any:
-    workflow = load_workflow(ORIGINAL / name)
-    script_path = ORIGINAL / name / "script.yaml"
-    script = load_script(script_path)
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        script_path=script_path,
-    )
+    return run_on_script(load_workflow(ORIGINAL / name), ORIGINAL / name / "script.yaml", carry)
 
 
 @pytest.mark.usefixtures("engine_mode")

@@ -14,12 +14,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from engine_kit import comparable, events_of, speakers
+from engine_kit import comparable, events_of, run_on_script, speakers
 
-from runtime_core.engine.driver import Carry, drive, scripted_inputs
-from runtime_core.llm.script import load_script
-from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus, new_session
+from runtime_core.engine.driver import Carry
+from runtime_core.session import SessionStatus
 from runtime_core.workflow import load_workflow
 from runtime_core.workflow.loader import check_workflow_report
 
@@ -28,17 +26,7 @@ PLANDESK = Path(__file__).parent / "original" / "PlanDesk"
 
 def _run(carry: Carry, folder: Path = PLANDESK):
     workflow = load_workflow(folder)
-    script_path = folder / "script.yaml"
-    script = load_script(script_path)
-    state = new_session(workflow, "pd-1", app_id="acme", user_id="u-7")
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        state=state,
-        script_path=script_path,
-    )
+    return run_on_script(workflow, folder / "script.yaml", carry, session_id="pd-1", tenant=("acme", "u-7"))
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -13,12 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_kit import comparable, events_of, speakers
+from engine_kit import comparable, events_of, run_on_script, speakers
 
-from runtime_core.engine.driver import Carry, drive, scripted_inputs
-from runtime_core.llm.script import load_script
-from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus, new_session
+from runtime_core.engine.driver import Carry
+from runtime_core.session import SessionStatus
 from runtime_core.workflow import load_workflow
 from runtime_core.workflow.spec import Dialect
 
@@ -27,17 +25,7 @@ KEYDESK = Path(__file__).parent / "original" / "KeyDesk"
 
 def _run(carry: Carry):
     workflow = load_workflow(KEYDESK)
-    script_path = KEYDESK / "script.yaml"
-    script = load_script(script_path)
-    state = new_session(workflow, "kd-1", app_id="acme", user_id="u-7")
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        state=state,
-        script_path=script_path,
-    )
+    return run_on_script(workflow, KEYDESK / "script.yaml", carry, session_id="kd-1", tenant=("acme", "u-7"))
 
 
 def test_keydesk_is_the_original_dialect_and_its_ui_tool_runs_in_the_executor() -> None:

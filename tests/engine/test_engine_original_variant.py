@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_kit import comparable, events_of, speakers
+from engine_kit import comparable, events_of, run_on_script, speakers
 
-from runtime_core.engine.driver import Carry, drive, scripted_inputs
-from runtime_core.llm.script import load_script
-from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.engine.driver import Carry
 from runtime_core.session import SessionStatus
 from runtime_core.workflow import load_workflow
 
@@ -26,15 +24,7 @@ DIGEST = Path(__file__).resolve().parents[1] / "workflow" / "original" / "Digest
 
 
 def _run(carry: Carry) -> Any:
-    script_path = DIGEST / "script.yaml"
-    script = load_script(script_path)
-    return drive(
-        load_workflow(DIGEST),
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        script_path=script_path,
-    )
+    return run_on_script(load_workflow(DIGEST), DIGEST / "script.yaml", carry)
 
 
 @pytest.mark.usefixtures("engine_mode")

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from engine_kit import agent, comparable, events_of, write_workflow
+from engine_kit import agent, comparable, events_of, run_on_script, write_workflow
 
 from runtime_core.engine.driver import Carry, drive, scripted_inputs
 from runtime_core.llm.script import load_script
 from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus, new_session
+from runtime_core.session import SessionStatus
 from runtime_core.workflow import Workflow
 
 KEYS_TOOL = '''
@@ -113,16 +113,7 @@ def _run(root: Path, carry: Carry):
     workflow = _workflow(root)
     script_path = root / "script.yaml"
     script_path.write_text(yaml.safe_dump(SCRIPT))
-    script = load_script(script_path)
-    state = new_session(workflow, "wait-session", app_id="acme", user_id="u-1")
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        state=state,
-        script_path=script_path,
-    )
+    return run_on_script(workflow, script_path, carry, session_id="wait-session", tenant=("acme", "u-1"))
 
 
 def _effects(root: Path) -> list[list[str]]:
