@@ -9,11 +9,13 @@ limit: asked again next time), ``exit`` ends the chat.
 ``tests/engine/original/NoteDesk``: Editor (TERMINATE, limit 1) and Writer take turns; the user answers
 Editor's three questions with empty, a text and ``exit``. ``engine.humanio.asks_human`` is checked against
 AG2 itself for every case, the termination message included (which a group chat's manager ends the chat on
-before any agent receives it, so no NoteDesk turn reaches that branch).
+before any agent receives it, so no NoteDesk turn reaches that branch); a context handoff that holds goes
+first, as AG2 runs it before its check, and nobody is asked (ALWAYS too).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,38 @@ def test_asks_human_is_ag2s_own_condition() -> None:
         ("ALWAYS", lim, n, last) in asked for lim in (0, 1, 2) for n in (0, 1, 2) for last in ("go on",)
     )
     assert not any(mode == "NEVER" for mode, *_ in asked)
+
+
+@pytest.mark.parametrize("mode", ["ALWAYS", "TERMINATE"])
+def test_a_context_handoff_that_holds_goes_first_and_nobody_is_asked(tmp_path: Path, mode: str) -> None:
+    # AG2 runs a group agent's context conditions before its termination-and-human check: Editor hands off
+    # (here to the end) without AG2 asking, in either mode, even at its limit (0 replies allowed).
+    root = tmp_path / "NoteDesk"
+    shutil.copytree(NOTEDESK, root)
+    agents = root / "agents.yaml"
+    text = agents.read_text().replace("human_input_mode: TERMINATE", f"human_input_mode: {mode}")
+    agents.write_text(text.replace("max_consecutive_auto_reply: 1\n", "max_consecutive_auto_reply: 0\n"))
+    (root / "context_variables.yaml").write_text(
+        "context_variables:\n  variables:\n    - name: approved\n      default_value: true\n"
+    )
+    handoffs = root / "handoffs.yaml"
+    handoffs.write_text(
+        handoffs.read_text().replace(
+            "    - source_agent: Editor\n",
+            "    - source_agent: Editor\n      target_agent: terminate\n"
+            "      handoff_type: context_condition\n      context_expression: ${approved} == True\n"
+            "    - source_agent: Editor\n",
+        )
+    )
+    workflow = load_workflow(root)
+    run = drive(
+        workflow,
+        ScriptedModel(load_script(root / "script.yaml")),
+        scripted_inputs([]),
+        state=new_session(workflow, "nd-3", app_id="acme", user_id="u-7"),
+    )
+
+    assert events_of(run, "input_request") == []
+    assert run.state.status == SessionStatus.completed
+    assert speakers(run) == ["user", "Writer", "Editor"]
+    assert run.messages[-1].content == "[Handing off to Terminate]"
