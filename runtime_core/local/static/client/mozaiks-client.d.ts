@@ -70,7 +70,13 @@ export interface InputRequest {
   tool_name: string | null;
   tool_call_id: string | null;
   arguments: Record<string, unknown>;
+  /** UI tools: what the tool's function returned for the client to render. */
   ui: Record<string, unknown> | null;
+  /** UI tools: the client component that renders `ui` (tools.yaml `ui.component`, or the component a tool
+   * waits on, such as a migrated MozaiksAI tool's `use_ui_tool("AgentAPIKeyInput", ...)`). */
+  component: string | null;
+  /** UI tools: in the chat, or in a side panel. */
+  display: "inline" | "artifact" | null;
 }
 export interface InputRequested extends EventBase {
   type: "input_request";
