@@ -207,3 +207,11 @@ class Asking:
         self.state.next_speaker = self.chat.executor.name
         self.state.status = SessionStatus.awaiting_input
         self.final = (InputRequested, {"request": request})
+
+    def _last_agent(self: Turn) -> str | None:
+        """The agent who spoke last (the one a user turn answers)."""
+        agents = {a.name for a in self.compiled.agents}
+        for message in reversed(self.state.messages):
+            if message.speaker in agents:
+                return message.speaker
+        return None

@@ -110,6 +110,7 @@ class Turn(Asking):
             speaker = self._first_speaker()
             self._commit(speaker, first)
             self._user_message_event(first["content"])
+            self._manager_ends(speaker.name)
             self._agent_turn(self._select(speaker))
         elif pending is not None and pending.kind == "user_turn" and self._agent_asked(pending):
             self._agent_turn(self._consume_agent_input())
@@ -145,6 +146,7 @@ class Turn(Asking):
             self._complete("completed", "the user ended the conversation")
         self._commit(human, reply)
         self._user_message_event(self.user_input.text)
+        self._manager_ends(human.name)
         # Imported here: both import AG2 at module level, and AG2 is loaded once, under
         # ``loading.load_engine``'s lock, when the first step runs, never by importing the engine.
         from runtime_core.engine.blueprint import handoff_target
@@ -343,8 +345,12 @@ class Turn(Asking):
         hit = next((k for k in keywords if k in content), None)
         if hit is not None:
             self._complete("completed", f"{agent} said {hit!r}")
+        self._manager_ends(agent)
+
+    def _manager_ends(self, speaker: str) -> None:
+        """AG2's group chat ends on any message its manager deems a termination message, the user's too."""
         if self.chat.manager._is_termination_msg(self.chat.groupchat.messages[-1]):
-            self._complete("completed", f"{agent} ended the conversation")
+            self._complete("completed", f"{speaker} ended the conversation")
 
     # ---- transcript --------------------------------------------------------------------------------------
     def _commit(self, speaker: Any, reply: Any) -> dict[str, Any]:
@@ -395,10 +401,3 @@ class Turn(Asking):
     def _user_message_event(self, text: str) -> None:
         input_id = self.user_input.input_id if self.user_input else "initial"
         self.out.emit(UserMessage, input_id=input_id, text=text)
-
-    def _last_agent(self) -> str | None:
-        agents = {a.name for a in self.compiled.agents}
-        for message in reversed(self.state.messages):
-            if message.speaker in agents:
-                return message.speaker
-        return None

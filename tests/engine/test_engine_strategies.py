@@ -96,3 +96,40 @@ def test_consecutive_auto_reply_limit_survives_resume(tmp_path: Path) -> None:
 
     assert speakers(run) == ["_User", "A", "B"]
     assert [c.reason for c in events_of(run, "run_completed")] == ["A gave no reply"]
+
+
+def test_a_user_message_that_is_a_termination_message_ends_the_chat_as_ag2s_group_chat_does(
+    tmp_path: Path,
+) -> None:
+    # AG2's group chat checks every message it appends, the user's included, before anyone replies.
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A")],
+        handoffs=[{"from_agent": "A", "to_agent": "user", "condition_type": "after_work"}],
+        startup_mode="user_first",
+    )
+    run, model = play(workflow, {"user_inputs": ["hello", "TERMINATE"], "replies": {"A": ["hi"]}})
+
+    assert [(m.speaker, m.content) for m in run.messages] == [
+        ("user", "hello"),
+        ("A", "hi"),
+        ("user", "TERMINATE"),
+    ]
+    [completed] = events_of(run, "run_completed")
+    assert (completed.status, completed.reason) == ("completed", "user ended the conversation")
+    assert len(model.requests) == 1 and run.state.status == SessionStatus.completed
+
+
+def test_an_initial_message_that_is_a_termination_message_ends_the_chat(tmp_path: Path) -> None:
+    workflow = write_workflow(
+        tmp_path,
+        agents=[agent("A")],
+        startup_mode="agent_first",
+        human_in_the_loop=False,
+        initial_message="TERMINATE",
+    )
+    run, model = play(workflow, {"replies": {"A": ["never asked"]}})
+
+    assert [m.content for m in run.messages] == ["TERMINATE"] and model.requests == []
+    [completed] = events_of(run, "run_completed")
+    assert (completed.status, completed.reason) == ("completed", f"{speakers(run)[0]} ended the conversation")
