@@ -69,9 +69,11 @@ def run_on_script(
     *,
     session_id: str = "local-session",
     tenant: tuple[str, str] | None = None,
+    inputs: list[Any] | None = None,
 ) -> Run:
-    """``workflow`` on the script at ``script_path`` (its replies and user inputs) until it ends or waits;
-    ``tenant`` (app_id, user_id) is the verified tenant of the session (the runtime context tools see)."""
+    """``workflow`` on the script at ``script_path`` (its replies, and its user inputs unless ``inputs`` are
+    given) until it ends or waits; ``tenant`` (app_id, user_id) is the verified tenant of the session (the
+    runtime context tools see)."""
     script = load_script(script_path)
     state = None
     if tenant is not None:
@@ -79,7 +81,7 @@ def run_on_script(
     return drive(
         workflow,
         ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
+        scripted_inputs(list(script.user_inputs) if inputs is None else inputs),
         carry=carry,
         session_id=session_id,
         state=state,

@@ -14,12 +14,10 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_kit import comparable, events_of, speakers
+from engine_kit import comparable, events_of, run_on_script, speakers
 
-from runtime_core.engine.driver import Carry, drive, scripted_inputs
-from runtime_core.llm.script import load_script
-from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.session import SessionStatus, new_session
+from runtime_core.engine.driver import Carry
+from runtime_core.session import SessionStatus
 from runtime_core.workflow import load_workflow
 from runtime_core.workflow.spec import Dialect
 
@@ -28,16 +26,8 @@ STACKPLAN = Path(__file__).parent / "original" / "StackPlan"
 
 def _run(carry: Carry):
     workflow = load_workflow(STACKPLAN)
-    script_path = STACKPLAN / "script.yaml"
-    script = load_script(script_path)
-    state = new_session(workflow, "sp-1", app_id="acme", user_id="u-7")
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        state=state,
-        script_path=script_path,
+    return run_on_script(
+        workflow, STACKPLAN / "script.yaml", carry, session_id="sp-1", tenant=("acme", "u-7")
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_kit import comparable, events_of, speakers
+from engine_kit import comparable, events_of, run_on_script, speakers
 
 from runtime_core.engine.driver import Carry, drive, scripted_inputs
 from runtime_core.engine.humanio import HumanInputNeeded, StepIO, asks_human
@@ -36,15 +36,8 @@ NOTEDESK = Path(__file__).parent / "original" / "NoteDesk"
 def _run(carry: Carry, inputs: list[Any] | None = None):
     workflow = load_workflow(NOTEDESK)
     script_path = NOTEDESK / "script.yaml"
-    script = load_script(script_path)
-    state = new_session(workflow, "nd-1", app_id="acme", user_id="u-7")
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs) if inputs is None else inputs),
-        carry=carry,
-        state=state,
-        script_path=script_path,
+    return run_on_script(
+        workflow, script_path, carry, session_id="nd-1", tenant=("acme", "u-7"), inputs=inputs
     )
 
 

@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-from engine_kit import agent, comparable, events_of, play, speakers, write_workflow
+from engine_kit import agent, comparable, events_of, play, run_on_script, speakers, write_workflow
 
-from runtime_core.engine.driver import Carry, drive, scripted_inputs
-from runtime_core.llm.script import load_script
-from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.engine.driver import Carry
 from runtime_core.session import SessionStatus
 
 INTERVIEW: dict[str, Any] = {
@@ -136,14 +134,7 @@ def test_state_triggers_resume_exactly_in_fresh_processes(tmp_path: Path) -> Non
     workflow = _interview(tmp_path / "p")
     script_path = workflow.root / "script.yaml"
     script_path.write_text(yaml.safe_dump(INTERVIEW))
-    script = load_script(script_path)
-    fresh = drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=Carry.process,
-        script_path=script_path,
-    )
+    fresh = run_on_script(workflow, script_path, Carry.process)
     in_memory, _ = play(_interview(tmp_path / "m"), INTERVIEW)
 
     assert fresh.steps == in_memory.steps
