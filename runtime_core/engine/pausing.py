@@ -137,7 +137,17 @@ class Asking:
         assert self.user_input is not None
         self.state.pending_input = None
         self.io.supply(self.user_input.text)
+        self.answered_exit = self.user_input.text == "exit"
         return self.chat.participant(self.state.next_speaker or "")
+
+    # Set when the user answered an agent's question (ALWAYS / TERMINATE) with AG2's "exit".
+    answered_exit = False
+
+    def _no_reply_reason(self: Turn, agent: str) -> str:
+        """Why a reply that AG2 did not give ends the chat."""
+        if self.answered_exit:
+            return f"the user ended the conversation (exit) when asked as {agent}"
+        return f"{agent} gave no reply"
 
     def _request_id(self: Turn) -> str:
         """Unique within the session: a reply's tools may ask several times at one transcript length."""

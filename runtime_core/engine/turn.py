@@ -188,7 +188,7 @@ class Turn(Asking):
             reply = speaker.generate_reply(sender=self.chat.manager)
         self.state.turn += 1
         if reply is None:
-            self._complete("completed", f"{speaker.name} gave no reply")
+            self._complete("completed", self._no_reply_reason(speaker.name))
         self._commit(speaker, reply)
         run_lifecycle(self.compiled.lifecycle, LifecycleTrigger.after_agent, self.chat.context, speaker.name)
         self._set_context({})
