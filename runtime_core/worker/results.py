@@ -1,4 +1,5 @@
-"""Step results the worker builds or amends itself: inputs a finished run never used, and refusals."""
+"""Step results the worker builds, amends or judges itself: inputs a finished run never used, refusals, a
+failure that repeats the stored one, and which inputs a step consumed or refused."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from runtime_core.events import ErrorEvent, Event, RunCompleted
 from runtime_core.session import SessionState, UserInput
+from runtime_core.worker.decision import Decision
 
 
 def report_unconsumed(result: Any, leftover: list[UserInput]) -> None:
@@ -41,3 +43,22 @@ def refusal(state: SessionState, code: str, message: str) -> Any:
     new_state.error = message
     event = ErrorEvent(session_id=state.session_id, seq=new_state.last_event_seq, code=code, message=message)
     return StepResult(state=new_state, events=[event])
+
+
+def repeats_failure(state: SessionState, result: Any) -> bool:
+    """A failed step (not a refusal: those keep ``state.error`` as it was) failing as the stored one did."""
+    failed = result.error_code is not None and result.state.error is not None
+    return failed and state.error is not None and result.state.error == state.error
+
+
+def inputs_outcome(decision: Decision, result: Any) -> tuple[list[str], list[str]]:
+    """(consumed, refused) msg_ids. An input is consumed only by a step that did not fail (after a model error
+    it stays pending and the next step tries it again); an input the step refused gives its msg_id back."""
+    if decision.user_input is None:
+        return [], []
+    input_id = decision.user_input.input_id
+    if result.error_code == "invalid_input":
+        return [], [input_id]
+    if result.state.error is not None:
+        return [], []
+    return [input_id], []

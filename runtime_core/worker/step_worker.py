@@ -37,7 +37,7 @@ from runtime_core.worker.heartbeat import Heartbeat
 from runtime_core.worker.live_text import LiveText
 from runtime_core.worker.observe import MetricsSink, StepClock, step_span
 from runtime_core.worker.outbox import carry_out, post_to_session
-from runtime_core.worker.results import refusal, report_unconsumed
+from runtime_core.worker.results import inputs_outcome, refusal, repeats_failure, report_unconsumed
 from runtime_core.workflow import Workflow
 
 
@@ -204,10 +204,10 @@ class StepWorker:
             duration_ms = (time.perf_counter() - started) * 1000
             report.action = "cancel" if decision.action == "cancel" else "run"
             report.why, report.status = decision.why, result.state.status.value
-            if _repeats_failure(state, result):
+            if repeats_failure(state, result):
                 self._repeated_failure(message, claim, result, report, duration_ms, outbox_done)
                 return None
-            consumed, refused = _inputs_outcome(decision, result)
+            consumed, refused = inputs_outcome(decision, result)
             leftover = [p for p in pending if p.input_id not in consumed + refused]
             if result.state.status.is_final and leftover:
                 report_unconsumed(result, leftover)
@@ -388,22 +388,3 @@ def _delivered_by(outbox: Outbox, message: StepMessage) -> bool:
         and outbox.next.dedup_id == message.dedup_id
         and (outbox.next.reason == message.reason)
     )
-
-
-def _repeats_failure(state: SessionState, result: Any) -> bool:
-    """A failed step (not a refusal: those keep ``state.error`` as it was) failing as the stored one did."""
-    failed = result.error_code is not None and result.state.error is not None
-    return failed and state.error is not None and result.state.error == state.error
-
-
-def _inputs_outcome(decision: Decision, result: Any) -> tuple[list[str], list[str]]:
-    """(consumed, refused) msg_ids. An input is consumed only by a step that did not fail (after a model error
-    it stays pending and the next step tries it again); an input the step refused gives its msg_id back."""
-    if decision.user_input is None:
-        return [], []
-    input_id = decision.user_input.input_id
-    if result.error_code == "invalid_input":
-        return [], [input_id]
-    if result.state.error is not None:
-        return [], []
-    return [input_id], []
