@@ -18,9 +18,7 @@ import pytest
 import yaml
 from engine_kit import agent, comparable, events_of, run_on_script, write_workflow
 
-from runtime_core.engine.driver import Carry, drive, scripted_inputs
-from runtime_core.llm.script import load_script
-from runtime_core.llm.scripted import ScriptedModel
+from runtime_core.engine.driver import Carry
 from runtime_core.session import SessionStatus
 from runtime_core.workflow import Workflow
 
@@ -266,14 +264,7 @@ def _two_ui(root: Path, carry: Carry):
     )
     script_path = root / "script.yaml"
     script_path.write_text(yaml.safe_dump(TWO_UI_SCRIPT))
-    script = load_script(script_path)
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        script_path=script_path,
-    )
+    return run_on_script(workflow, script_path, carry)
 
 
 def test_every_ui_tool_a_reply_calls_is_asked_in_turn_with_its_component_and_display(tmp_path: Path) -> None:
@@ -351,14 +342,7 @@ def _mixed(root: Path, carry: Carry):
     )
     script_path = root / "script.yaml"
     script_path.write_text(yaml.safe_dump(MIXED_SCRIPT))
-    script = load_script(script_path)
-    return drive(
-        workflow,
-        ScriptedModel(script),
-        scripted_inputs(list(script.user_inputs)),
-        carry=carry,
-        script_path=script_path,
-    )
+    return run_on_script(workflow, script_path, carry)
 
 
 def test_a_reply_with_a_ui_tool_and_a_tool_that_waits_asks_both_then_goes_on(tmp_path: Path) -> None:
