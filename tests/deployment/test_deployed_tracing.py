@@ -4,44 +4,25 @@ the worker's process (its step, agent turns and model calls), exported as OTLP/H
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.deployment.deployed_stack import Connection, Stack, connection_id
-
-
-class _Collector(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        _Collector.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
+from tests.telemetry.otlp_collector import Collector, running_collector
 
 
 @pytest.fixture
 def collector() -> Iterator[str]:
-    _Collector.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running_collector() as url:
+        yield url
 
 
 def exported() -> list[dict[str, Any]]:
     spans = []
-    for body in _Collector.bodies:
+    for _, _, body in Collector.received:
         for resource in ExportTraceServiceRequest.FromString(body).resource_spans:
             service = next(
                 a.value.string_value for a in resource.resource.attributes if a.key == "service.name"

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -16,32 +14,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from runtime_core.config import TracingSettings
 from runtime_core.telemetry import tracing
 from runtime_core.telemetry.otel import backend_from_settings
-
-
-class Collector(BaseHTTPRequestHandler):
-    received: list[tuple[str, str, bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Collector.received.append((self.path, self.headers["Content-Type"], body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
+from tests.telemetry.otlp_collector import Collector, running_collector
 
 
 @pytest.fixture
 def collector() -> Iterator[str]:
-    Collector.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running_collector() as url:
+        yield url
 
 
 def test_spans_reach_the_collector_over_otlp_http(collector: str, monkeypatch: pytest.MonkeyPatch) -> None:
