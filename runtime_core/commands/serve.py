@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime_core.local.data_dir import DATA_DIR_VARIABLE, default_data_dir
+
+if TYPE_CHECKING:
+    from runtime_core.local.launcher import ServeOptions
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -71,10 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from runtime_core.local.launcher import ServeOptions, serve
+def options_from(args: argparse.Namespace, **overrides: Any) -> ServeOptions:
+    """The server's options from these flags; ``overrides`` (test harnesses) win over the flags."""
+    from runtime_core.local.launcher import ServeOptions
 
     # Unset flags keep ServeOptions' defaults (one place for them).
     tuning = {
@@ -82,17 +84,26 @@ def run(args: argparse.Namespace) -> int:
         for name, value in (("step_workers", args.step_workers), ("shutdown_grace", args.shutdown_grace))
         if value is not None
     }
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "workflows_dir": args.workflows,
+        "data_dir": args.data_dir or default_data_dir(),
+        "store": args.store,
+        "log_level": args.log_level,
+        "trace": args.trace,
+        **tuning,
+    }
+    return ServeOptions(**{**flags, **overrides})
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from runtime_core.local.launcher import serve
+
     try:
-        options = ServeOptions(
-            host=args.host,
-            port=args.port,
-            workflows_dir=args.workflows,
-            data_dir=args.data_dir or default_data_dir(),
-            store=args.store,
-            log_level=args.log_level,
-            trace=args.trace,
-            **tuning,
-        )
+        options = options_from(args)
     except ValidationError as exc:
         flags = ("--" + "-".join(str(part) for part in e["loc"]).replace("_", "-") for e in exc.errors())
         problems = "; ".join(f"{flag}: {e['msg']}" for flag, e in zip(flags, exc.errors(), strict=True))

@@ -8,8 +8,7 @@ import sys
 import time
 
 from runtime_core.commands import serve as serve_command
-from runtime_core.local.data_dir import default_data_dir
-from runtime_core.local.launcher import BackgroundTask, ServeOptions, serve
+from runtime_core.local.launcher import BackgroundTask, serve
 from runtime_core.services import Services
 
 RUN_SECONDS = 0.4
@@ -32,12 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     serve_command.add_arguments(parser)
     args = parser.parse_args()
-    options = ServeOptions(
-        port=args.port,
-        workflows_dir=args.workflows,
-        data_dir=args.data_dir or default_data_dir(),
-        shutdown_grace=args.shutdown_grace if args.shutdown_grace is not None else 10.0,
-    )
+    options = serve_command.options_from(args)
     return serve(options, background=[BackgroundTask("tick", Tick(), EVERY_SECONDS)])
 
 

@@ -39,8 +39,7 @@ from runtime_core.commands import serve as serve_command
 from runtime_core.llm.meter import EXTENSION
 from runtime_core.llm.provider import ModelProvider
 from runtime_core.llm.scripted import ScriptedModel
-from runtime_core.local.data_dir import default_data_dir
-from runtime_core.local.launcher import ServeOptions, serve
+from runtime_core.local.launcher import serve
 from runtime_core.queue import StepMessage
 from runtime_core.workflow import Workflow
 
@@ -252,21 +251,7 @@ def main() -> int:
         faults.install(_fault_hook(kill or hang, bool(hang) and not kill, trace))
     else:
         faults.install(_Fault(None, 0, False, trace))
-    tuning = {
-        name: value
-        for name, value in (("step_workers", args.step_workers), ("shutdown_grace", args.shutdown_grace))
-        if value is not None
-    }
-    options = ServeOptions(
-        host=args.host,
-        port=args.port,
-        workflows_dir=args.workflows,
-        data_dir=args.data_dir or default_data_dir(),
-        store=args.store,
-        log_level=args.log_level,
-        **tuning,
-    )
-    return serve(options)
+    return serve(serve_command.options_from(args))
 
 
 if __name__ == "__main__":

@@ -7,22 +7,14 @@ import argparse
 import sys
 
 from runtime_core.commands import serve as serve_command
-from runtime_core.local.data_dir import default_data_dir
-from runtime_core.local.launcher import ServeOptions, serve
+from runtime_core.local.launcher import serve
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     serve_command.add_arguments(parser)
     args = parser.parse_args()
-    options = ServeOptions(
-        port=args.port,
-        workflows_dir=args.workflows,
-        data_dir=args.data_dir or default_data_dir(),
-        shutdown_grace=args.shutdown_grace if args.shutdown_grace is not None else 10.0,
-        sweep_every=0,
-    )
-    return serve(options)
+    return serve(serve_command.options_from(args, sweep_every=0))
 
 
 if __name__ == "__main__":
