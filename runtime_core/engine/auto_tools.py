@@ -260,8 +260,7 @@ def _report_call(turn: Turn, agent: str, reply: ChatMessage, outcome: Outcome) -
 
 def _finish(turn: Turn, agent: str, reply: ChatMessage, outcome: Outcome) -> None:
     """The tool's result reported, or (it waits) the step ends with the request for the user's answer."""
-    from runtime_core.events import InputRequested, ToolResult
-    from runtime_core.session import InputRequest, SessionStatus
+    from runtime_core.events import ToolResult
 
     if outcome.wait is not None:
         from runtime_core.engine.pausing import Finished
@@ -272,22 +271,8 @@ def _finish(turn: Turn, agent: str, reply: ChatMessage, outcome: Outcome) -> Non
             "seq": reply.seq,
             "handoff_reported": turn.handoff_reported,
         }
-        request = InputRequest(
-            request_id=turn._request_id(),
-            kind="ui_tool",
-            prompt=turn.compiled.tools[outcome.name].spec.description,
-            agent=agent,
-            tool_name=outcome.name,
-            tool_call_id=_call_id(reply),
-            arguments=json.loads(json.dumps(outcome.arguments, default=str)),
-            ui=wait.payload,
-            component=wait.component,
-            display=wait.display,
-        )
-        turn.state.pending_input = request
-        turn.state.next_speaker = agent
-        turn.state.status = SessionStatus.awaiting_input
-        turn.final = (InputRequested, {"request": request})
+        arguments = json.loads(json.dumps(outcome.arguments, default=str))
+        turn._await(turn._tool_wait_request(outcome.name, agent, _call_id(reply), arguments, wait), agent)
         raise Finished
     if _shown(turn, agent, outcome):
         turn.out.emit(

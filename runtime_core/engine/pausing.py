@@ -26,6 +26,7 @@ from runtime_core.session import USER_SPEAKER, ChatMessage, InputRequest, Sessio
 
 if TYPE_CHECKING:
     from runtime_core.engine.turn import Turn
+    from runtime_core.tools import UIWait
 
 # state.engine key: the reply whose (non-UI) tool calls the next step executes.
 TOOLS_PENDING = "tools_pending"
@@ -89,10 +90,32 @@ class Asking:
             prompt="Your message" if agent is None else "Your reply",
             agent=self._last_agent(),
         )
+        self._await(request, agent or USER_SPEAKER)
+
+    def _await(self: Turn, request: InputRequest, answered_by: str) -> None:
+        """The step ends waiting for ``request``; ``answered_by`` (the user, an agent, the tool executor)
+        takes the answer in the next step."""
         self.state.pending_input = request
-        self.state.next_speaker = agent or USER_SPEAKER
+        self.state.next_speaker = answered_by
         self.state.status = SessionStatus.awaiting_input
         self.final = (InputRequested, {"request": request})
+
+    def _tool_wait_request(
+        self: Turn, tool: str, agent: str, call_id: str, arguments: dict[str, Any], wait: UIWait
+    ) -> InputRequest:
+        """What the client is asked when a tool's body waits for the UI (``use_ui_tool`` / ``ask_ui``)."""
+        return InputRequest(
+            request_id=self._request_id(),
+            kind="ui_tool",
+            prompt=self.compiled.tools[tool].spec.description,
+            agent=agent,
+            tool_name=tool,
+            tool_call_id=call_id,
+            arguments=arguments,
+            ui=wait.payload,
+            component=wait.component,
+            display=wait.display,
+        )
 
     def _asks_user_first(self: Turn, agent: str) -> bool:
         """AG2 reads the user's input in this reply (human_input_mode ALWAYS: before each; TERMINATE: at the
@@ -119,10 +142,7 @@ class Asking:
             "conversation",
             agent=agent,
         )
-        self.state.pending_input = request
-        self.state.next_speaker = agent
-        self.state.status = SessionStatus.awaiting_input
-        self.final = (InputRequested, {"request": request})
+        self._await(request, agent)
         return True
 
     def _human_mode(self: Turn, agent: str | None) -> bool:
@@ -170,22 +190,9 @@ class Asking:
             # Which way the tools go on after the answer: as a reply with UI tools does, or as others do.
             "ui": bool(self._ui_calls(calls)),
         }
-        request = InputRequest(
-            request_id=self._request_id(),
-            kind="ui_tool",
-            prompt=self.compiled.tools[waiting.tool_name].spec.description,
-            agent=caller,
-            tool_name=waiting.tool_name,
-            tool_call_id=waiting.call_id,
-            arguments=arguments if isinstance(arguments, dict) else {},
-            ui=waiting.wait.payload,
-            component=waiting.wait.component,
-            display=waiting.wait.display,
-        )
-        self.state.pending_input = request
-        self.state.next_speaker = self.chat.executor.name
-        self.state.status = SessionStatus.awaiting_input
-        self.final = (InputRequested, {"request": request})
+        arguments = arguments if isinstance(arguments, dict) else {}
+        request = self._tool_wait_request(waiting.tool_name, caller, waiting.call_id, arguments, waiting.wait)
+        self._await(request, self.chat.executor.name)
         raise Finished
 
     def _await_ui(self: Turn, agent: str, call: ToolCall) -> None:
@@ -213,10 +220,7 @@ class Asking:
             component=component if isinstance(component, str) else None,
             display=str(ui.mode) if ui is not None and ui.mode else "inline",  # type: ignore[arg-type]
         )
-        self.state.pending_input = request
-        self.state.next_speaker = self.chat.executor.name
-        self.state.status = SessionStatus.awaiting_input
-        self.final = (InputRequested, {"request": request})
+        self._await(request, self.chat.executor.name)
 
     def _last_agent(self: Turn) -> str | None:
         """The agent who spoke last (the one a user turn answers)."""
